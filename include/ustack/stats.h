@@ -1,0 +1,95 @@
+/*
+ * ustack counters.
+ *
+ * Every frame the stack sees ends up counted: received, sent, or dropped for
+ * a named reason. The list below is the single source of truth: it generates
+ * the fields of struct ustack_stats and the table of printable names, so a
+ * new counter is one line here and one increment where the event happens.
+ *
+ * Each layer owns its own block; X(layer, name, description).
+ * Printed names are "layer.name", e.g. "ip.drop_bad_checksum".
+ */
+#ifndef USTACK_STATS_H
+#define USTACK_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define USTACK_STATS_LINK(X)                                                  \
+    X(link, rx_frames, "frames received from the link")                       \
+    X(link, rx_bytes, "bytes received from the link")                         \
+    X(link, tx_frames, "frames sent to the link")                             \
+    X(link, tx_bytes, "bytes sent to the link")                               \
+    X(link, tx_errors, "frames the link refused (device full or down)")       \
+    X(link, drop_no_buffer, "outgoing frames dropped: packet pool empty")     \
+    X(link, drop_ipv6, "IPv6 frames dropped (IPv6 not implemented yet)")      \
+    X(link, drop_unknown_proto, "frames of an unknown network protocol")      \
+    X(link, drop_empty, "zero-length frames")
+
+#define USTACK_STATS_IP(X)                                                    \
+    X(ip, rx, "IPv4 packets received")                                        \
+    X(ip, tx, "IPv4 packets sent")                                            \
+    X(ip, delivered, "IPv4 packets handed to a transport protocol")           \
+    X(ip, drop_truncated, "frame shorter than a minimal IPv4 header")         \
+    X(ip, drop_bad_version, "IP version field is not 4")                      \
+    X(ip, drop_bad_ihl, "header length below 20 bytes or past the frame")     \
+    X(ip, drop_bad_length, "total length longer than frame or below header")  \
+    X(ip, drop_bad_checksum, "header checksum wrong")                         \
+    X(ip, drop_bad_source, "source address is broadcast, multicast or ours")  \
+    X(ip, drop_not_ours, "destination address is not ours")                   \
+    X(ip, drop_fragment, "fragments (reassembly not implemented yet)")        \
+    X(ip, drop_bad_options, "malformed IPv4 options")                         \
+    X(ip, drop_unknown_protocol, "no handler for the IP protocol")
+
+#define USTACK_STATS_ICMP(X)                                                  \
+    X(icmp, rx, "ICMP messages received")                                     \
+    X(icmp, tx, "ICMP messages sent")                                         \
+    X(icmp, rx_echo_request, "echo requests received")                        \
+    X(icmp, tx_echo_reply, "echo replies sent")                               \
+    X(icmp, rx_echo_reply, "echo replies received")                           \
+    X(icmp, rx_dest_unreach, "destination unreachable messages received")     \
+    X(icmp, tx_dest_unreach, "destination unreachable messages sent")         \
+    X(icmp, drop_truncated, "shorter than an ICMP header")                    \
+    X(icmp, drop_bad_checksum, "ICMP checksum wrong")                         \
+    X(icmp, drop_unknown_type, "ICMP type we do not handle")                  \
+    X(icmp, drop_broadcast_echo, "echo request to broadcast (RFC 1122)")      \
+    X(icmp, rate_limited, "ICMP errors suppressed by the rate limit")
+
+#define USTACK_STATS_TCP(X)                                                   \
+    X(tcp, rx, "TCP segments received")                                       \
+    X(tcp, tx, "TCP segments sent")                                           \
+    X(tcp, drop_truncated, "shorter than a TCP header")                       \
+    X(tcp, drop_bad_checksum, "TCP checksum wrong")
+
+#define USTACK_STATS_UDP(X)                                                   \
+    X(udp, rx, "UDP datagrams received")                                      \
+    X(udp, tx, "UDP datagrams sent")
+
+#define USTACK_STATS(X)                                                       \
+    USTACK_STATS_LINK(X)                                                      \
+    USTACK_STATS_IP(X)                                                        \
+    USTACK_STATS_ICMP(X)                                                      \
+    USTACK_STATS_TCP(X)                                                       \
+    USTACK_STATS_UDP(X)
+
+struct ustack_stats {
+#define USTACK_STATS_FIELD(layer, name, desc) uint64_t layer##_##name;
+    USTACK_STATS(USTACK_STATS_FIELD)
+#undef USTACK_STATS_FIELD
+};
+
+/* One row of the printable counter table. */
+struct ustack_stat_info {
+    const char *name;        /* "ip.drop_bad_checksum" */
+    const char *description; /* one line for humans */
+    size_t offset;           /* offsetof(struct ustack_stats, field) */
+};
+
+/* The table of every counter, in declaration order; *count gets its length. */
+const struct ustack_stat_info *ustack_stat_table(size_t *count);
+
+/* Value of counter row `info` in `stats`. */
+uint64_t ustack_stat_value(const struct ustack_stats *stats,
+                           const struct ustack_stat_info *info);
+
+#endif

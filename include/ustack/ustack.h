@@ -1,0 +1,106 @@
+/*
+ * ustack: a TCP/IP stack that runs inside an ordinary process.
+ *
+ * The core is a deterministic state machine. You give it frames
+ * (ustack_input) and the time (ustack_timer); it answers through the link
+ * you attached and tells you when it next wants to be woken. It never reads
+ * a clock, sleeps, or does I/O of its own. Time is a monotonic count of
+ * microseconds chosen by the caller (a real clock, or a simulated one).
+ *
+ * Threading: a struct ustack is not thread-safe. The single-threaded event
+ * API uses it directly; the blocking socket API (ustack/socket.h) wraps it
+ * with a lock and a stack thread.
+ */
+#ifndef USTACK_USTACK_H
+#define USTACK_USTACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ustack/link.h"
+#include "ustack/stats.h"
+
+/* "No deadline": returned by ustack_timer when nothing is scheduled. */
+#define USTACK_NEVER UINT64_MAX
+
+/* Direction of a frame handed to the tap (capture) callback. */
+enum ustack_dir { USTACK_DIR_IN, USTACK_DIR_OUT };
+
+/* Observer of every frame in and out (e.g. the pcap writer). `now` is the
+ * stack's time in microseconds. Must not call back into the stack. */
+typedef void (*ustack_tap_fn)(void *ctx, enum ustack_dir dir, uint64_t now,
+                              const void *frame, size_t len);
+
+/* Log sink for -v output; level 0 = errors, 1 = info, 2 = debug. */
+typedef void (*ustack_log_fn)(void *ctx, int level, const char *msg);
+
+struct ustack_config {
+    uint32_t addr;          /* our IPv4 address, host byte order (required) */
+    uint32_t netmask;       /* host byte order; 0 means /32 point-to-point */
+    uint8_t ttl;            /* IPv4 TTL of packets we originate; 0 = 64 */
+
+    /* Packet buffers: how many, each large enough for MTU + headroom. The
+     * pool is allocated once; no allocation per packet afterwards. 0 = 256. */
+    unsigned pbuf_count;
+
+    /* ICMP error rate limit (RFC 1812 §4.3.2.8 token bucket):
+     * burst size and tokens per second. 0 = defaults (10, 100/s). */
+    unsigned icmp_error_burst;
+    unsigned icmp_error_rate;
+
+    /* 32 bytes of secret for ISNs and SYN cookies (RFC 6528). When
+     * has_secret is false, ustack_new draws one from getrandom(). Tests set
+     * it so runs are reproducible. */
+    bool has_secret;
+    uint8_t secret[32];
+
+    ustack_tap_fn tap;      /* optional: sees every frame in and out */
+    void *tap_ctx;
+    ustack_log_fn log;      /* optional: diagnostic messages */
+    void *log_ctx;
+    int log_level;          /* messages above this level are not produced */
+};
+
+struct ustack;
+
+/* Fill cfg with defaults (everything zero but what has a default). */
+void ustack_config_init(struct ustack_config *cfg);
+
+/* Create a stack that sends through `link` (which it does not own).
+ * `now` is the current time in microseconds. NULL on allocation failure. */
+struct ustack *ustack_new(const struct ustack_config *cfg,
+                          struct ustack_link *link, uint64_t now);
+void ustack_free(struct ustack *st);
+
+/* Process one received frame. The frame is only borrowed for the call. */
+void ustack_input(struct ustack *st, const void *frame, size_t len,
+                  uint64_t now);
+
+/* Advance time: run every timer due at `now`. Returns the next deadline
+ * (absolute, microseconds) or USTACK_NEVER. Call it after ustack_input and
+ * after API calls too, since both can schedule work. */
+uint64_t ustack_timer(struct ustack *st, uint64_t now);
+
+/* The stack's current time: the latest `now` it was given. */
+uint64_t ustack_now(const struct ustack *st);
+
+/* The link this stack sends through. */
+struct ustack_link *ustack_link(struct ustack *st);
+
+/* Snapshot of every counter. */
+void ustack_get_stats(const struct ustack *st, struct ustack_stats *out);
+
+/* Write every non-zero counter ("name value", one per line) to `out`
+ * (a FILE *, declared void * here to keep stdio out of this header).
+ * With all = true, zero counters are printed too. */
+void ustack_print_stats(const struct ustack *st, void *out, bool all);
+
+/* Parse "a.b.c.d" (host byte order result) and "a.b.c.d/len".
+ * Return 0 on success, -1 on malformed input. */
+int ustack_parse_ipv4(const char *s, uint32_t *addr);
+int ustack_parse_cidr(const char *s, uint32_t *addr, unsigned *prefix_len);
+/* Format a host-order address into buf (at least 16 bytes); returns buf. */
+char *ustack_format_ipv4(uint32_t addr, char *buf);
+
+#endif
