@@ -31,6 +31,9 @@ struct ustack {
     struct tcp_state *tcp;      /* src/tcp */
     struct udp_state *udp;      /* src/udp */
     struct sock_table *socks;   /* src/api: socket handles */
+    /* Set by the socket layer: TCP/UDP call it when the readiness of the
+     * socket `owner` may have changed (see src/tcp/tcp.h). */
+    void (*sock_notify)(struct ustack *st, void *owner);
 };
 
 #define STAT_INC(st, field) ((st)->stats.field++)

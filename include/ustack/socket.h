@@ -1,0 +1,120 @@
+/*
+ * The event API: non-blocking sockets for single-threaded embedding.
+ *
+ * Everything here runs on the caller's thread, in between calls to
+ * ustack_input() and ustack_timer(); nothing blocks and nothing is called
+ * back from inside the stack. Calls return a value >= 0 on success and a
+ * negative errno on failure (-EAGAIN, -EINPROGRESS, -ECONNREFUSED, ...), so
+ * they are safe to use from any code without touching the global errno.
+ *
+ * Readiness works like epoll in edge mode: the stack remembers every socket
+ * whose state changed, and ustack_poll() hands that list over. The event
+ * bits are the socket's full current readiness, not only what changed.
+ *
+ *   int sd = ustack_socket(st, USTACK_SOCK_STREAM);
+ *   ustack_bind(st, sd, (struct sockaddr *)&addr, sizeof(addr));
+ *   ustack_listen(st, sd, 128);
+ *   for (;;) {
+ *       ... feed frames with ustack_input(), call ustack_timer() ...
+ *       struct ustack_event ev[64];
+ *       int n = ustack_poll(st, ev, 64);
+ *       for (int i = 0; i < n; i++)
+ *           if (ev[i].sd == sd && (ev[i].events & USTACK_EV_READABLE))
+ *               ... ustack_accept(st, sd, NULL, NULL) until -EAGAIN ...
+ *   }
+ *
+ * Addresses are struct sockaddr_in, as with BSD sockets.
+ */
+#ifndef USTACK_SOCKET_H
+#define USTACK_SOCKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct ustack;
+
+enum ustack_sock_type {
+    USTACK_SOCK_STREAM = 1, /* TCP */
+    USTACK_SOCK_DGRAM = 2,  /* UDP (arrives with the UDP issue) */
+};
+
+/* Readiness bits. */
+#define USTACK_EV_READABLE 0x1 /* data, EOF, or a connection to accept */
+#define USTACK_EV_WRITABLE 0x2 /* room in the send buffer; connect finished */
+#define USTACK_EV_ERROR 0x4    /* an error is pending (see USTACK_SO_ERROR) */
+#define USTACK_EV_HUP 0x8      /* both directions closed or connection reset */
+
+struct ustack_event {
+    int sd;
+    unsigned events;
+};
+
+/* Flags for ustack_send. */
+#define USTACK_MSG_MORE 0x1 /* more data follows soon: hold a partial segment */
+
+/* Socket options (level is ignored; names are ours, values int). */
+enum ustack_sockopt {
+    USTACK_SO_SNDBUF = 1,   /* send buffer size, bytes */
+    USTACK_SO_RCVBUF,       /* receive buffer size (the window we offer) */
+    USTACK_SO_ERROR,        /* get and clear the pending error (errno) */
+    USTACK_SO_REUSEADDR,    /* bind even if TIME-WAIT connections hold the port */
+    USTACK_SO_LINGER_ZERO,  /* close() sends RST at once (abortive close) */
+    USTACK_TCP_NODELAY,     /* disable Nagle's algorithm */
+    USTACK_SO_KEEPALIVE,    /* RFC 1122 keep-alive (TCP reliability issue) */
+    USTACK_SO_TYPE,         /* get: USTACK_SOCK_STREAM or _DGRAM */
+};
+
+/* Create a socket. Returns its descriptor (sd >= 0) or -errno
+ * (-EMFILE when the socket table is full). */
+int ustack_socket(struct ustack *st, int type);
+
+int ustack_bind(struct ustack *st, int sd, const struct sockaddr *addr,
+                socklen_t len);
+int ustack_listen(struct ustack *st, int sd, int backlog);
+
+/* A new connected socket from the accept queue, or -EAGAIN. */
+int ustack_accept(struct ustack *st, int sd, struct sockaddr *peer,
+                  socklen_t *len);
+
+/* Start an active open: returns -EINPROGRESS; the socket becomes WRITABLE
+ * when established, or gets ERROR (USTACK_SO_ERROR gives ECONNREFUSED,
+ * ETIMEDOUT, ...). Binds an ephemeral port when the socket is unbound. */
+int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr,
+                   socklen_t len);
+
+/* Copy data into the send buffer: bytes accepted (possibly fewer than len),
+ * -EAGAIN when the buffer is full, -EPIPE after shutdown/close by us,
+ * -ECONNRESET when the peer reset, -ENOTCONN before the connection exists. */
+ssize_t ustack_send(struct ustack *st, int sd, const void *buf, size_t len,
+                    int flags);
+
+/* Bytes received, 0 at end of stream (peer sent FIN), -EAGAIN when nothing
+ * is waiting, -ECONNRESET / -ETIMEDOUT when the connection failed. */
+ssize_t ustack_recv(struct ustack *st, int sd, void *buf, size_t len,
+                    int flags);
+
+/* how: SHUT_RD, SHUT_WR (send FIN after queued data), SHUT_RDWR. */
+int ustack_shutdown(struct ustack *st, int sd, int how);
+
+/* Release the descriptor. The connection closes gracefully in the
+ * background (queued data, then FIN), or with RST when received data was
+ * left unread (RFC 9293 §3.6.1, RFC 2525 §2.17). */
+int ustack_close(struct ustack *st, int sd);
+
+int ustack_getsockname(struct ustack *st, int sd, struct sockaddr *addr,
+                       socklen_t *len);
+int ustack_getpeername(struct ustack *st, int sd, struct sockaddr *addr,
+                       socklen_t *len);
+int ustack_setsockopt(struct ustack *st, int sd, int opt, int value);
+int ustack_getsockopt(struct ustack *st, int sd, int opt, int *value);
+
+/* Current readiness of one socket (USTACK_EV_* bits). */
+unsigned ustack_events(struct ustack *st, int sd);
+
+/* Sockets whose readiness changed since the last call, at most max.
+ * Returns how many were written to evs. */
+int ustack_poll(struct ustack *st, struct ustack_event *evs, int max);
+
+#endif
