@@ -35,11 +35,12 @@
     X(ip, drop_bad_ihl, "header length below 20 bytes or past the frame")     \
     X(ip, drop_bad_length, "total length longer than frame or below header")  \
     X(ip, drop_bad_checksum, "header checksum wrong")                         \
-    X(ip, drop_bad_source, "source address is broadcast, multicast or ours")  \
+    X(ip, drop_bad_source, "impossible source address (RFC 1122 3.2.1.3)")    \
     X(ip, drop_not_ours, "destination address is not ours")                   \
     X(ip, drop_fragment, "fragments (reassembly not implemented yet)")        \
     X(ip, drop_bad_options, "malformed IPv4 options")                         \
-    X(ip, drop_unknown_protocol, "no handler for the IP protocol")
+    X(ip, drop_unknown_protocol, "no handler for the IP protocol")            \
+    X(ip, drop_too_big, "outgoing packets larger than the link MTU")
 
 #define USTACK_STATS_ICMP(X)                                                  \
     X(icmp, rx, "ICMP messages received")                                     \
@@ -47,12 +48,17 @@
     X(icmp, rx_echo_request, "echo requests received")                        \
     X(icmp, tx_echo_reply, "echo replies sent")                               \
     X(icmp, rx_echo_reply, "echo replies received")                           \
+    X(icmp, tx_echo_request, "echo requests sent (ping)")                     \
     X(icmp, rx_dest_unreach, "destination unreachable messages received")     \
+    X(icmp, rx_time_exceeded, "time exceeded messages received")              \
+    X(icmp, rx_param_problem, "parameter problem messages received")          \
     X(icmp, tx_dest_unreach, "destination unreachable messages sent")         \
     X(icmp, drop_truncated, "shorter than an ICMP header")                    \
     X(icmp, drop_bad_checksum, "ICMP checksum wrong")                         \
     X(icmp, drop_unknown_type, "ICMP type we do not handle")                  \
     X(icmp, drop_broadcast_echo, "echo request to broadcast (RFC 1122)")      \
+    X(icmp, drop_bad_quote, "error quoting a malformed IP header")            \
+    X(icmp, error_not_allowed, "errors not sent (RFC 1122 3.2.2 forbids)")    \
     X(icmp, rate_limited, "ICMP errors suppressed by the rate limit")
 
 #define USTACK_STATS_TCP(X)                                                   \

@@ -19,6 +19,11 @@ struct pbuf;
 #define IPV4_HDR_MIN 20
 #define IPV4_HDR_MAX 60
 
+/* The flags + fragment offset field (RFC 791 §3.1). */
+#define IP4_FRAG_DF 0x4000     /* don't fragment */
+#define IP4_FRAG_MF 0x2000     /* more fragments */
+#define IP4_FRAG_OFFSET 0x1fff /* offset, in 8-byte units */
+
 /* A validated received IPv4 packet, as handed to transport protocols and
  * ICMP. All pointers borrow the input frame; addresses are host order. */
 struct ip4_rx {
@@ -29,11 +34,18 @@ struct ip4_rx {
     size_t hdr_len;
     const uint8_t *payload;  /* the transport header and data */
     size_t payload_len;      /* from the total length field, not the frame */
+    uint16_t frag;           /* flags and fragment offset field, as sent */
 };
 
 /* Validate and deliver one IPv4 packet (frame starts at the IP header).
  * Every drop is counted by reason. */
 void ip4_input(struct ustack *st, const uint8_t *pkt, size_t len);
+
+/* A buffer for an outgoing IPv4 packet carrying payload_len bytes, with
+ * headroom for the IP header. NULL (and counted: ip.drop_too_big or
+ * link.drop_no_buffer) when the packet would exceed the MTU or the pool is
+ * empty; *err then says which (-EMSGSIZE or -ENOBUFS) if err is not NULL. */
+struct pbuf *ip4_alloc(struct ustack *st, size_t payload_len, int *err);
 
 /* Flags for ip4_output. */
 #define IP4_OUT_DF 0x1 /* set Don't Fragment */
@@ -49,5 +61,9 @@ bool ip4_is_local(const struct ustack *st, uint32_t addr);
 
 /* Is addr a broadcast address for us (limited or directed broadcast)? */
 bool ip4_is_broadcast(const struct ustack *st, uint32_t addr);
+
+/* Could addr be the source of a packet from another host: not zero,
+ * loopback, multicast, reserved, broadcast or ours (RFC 1122 §3.2.1.3)? */
+bool ip4_is_valid_source(const struct ustack *st, uint32_t addr);
 
 #endif
