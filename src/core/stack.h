@@ -12,6 +12,7 @@
 
 #include "core/pbuf.h"
 #include "core/ratelimit.h"
+#include "ustack/icmp.h"
 #include "ustack/ustack.h"
 
 struct tcp_state;
@@ -27,6 +28,8 @@ struct ustack {
 
     uint16_t ip_id;             /* next IPv4 identification field */
     struct ratelimit icmp_errors;
+    ustack_echo_reply_fn echo_reply_fn; /* src/net/ping.c */
+    void *echo_reply_ctx;
 
     struct tcp_state *tcp;      /* src/tcp */
     struct udp_state *udp;      /* src/udp */
