@@ -96,6 +96,11 @@ struct ustack_pcap *ustack_pcap_open(const char *path, enum ustack_link_kind kin
 /* Record one frame with a timestamp in microseconds since the Unix epoch. */
 void ustack_pcap_write(struct ustack_pcap *p, uint64_t unix_us,
                        const void *frame, size_t len);
-void ustack_pcap_close(struct ustack_pcap *p);
+/* Push buffered frames to the file (writes are buffered; the writer also
+ * flushes by itself when its last flush is over 100 ms old). Returns 0, or
+ * -errno of the first write error (after which the capture stops growing). */
+int ustack_pcap_flush(struct ustack_pcap *p);
+/* Flush, close and free. Returns 0 or -errno of the first write error. */
+int ustack_pcap_close(struct ustack_pcap *p);
 
 #endif

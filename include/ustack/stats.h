@@ -24,7 +24,8 @@
     X(link, drop_no_buffer, "outgoing frames dropped: packet pool empty")     \
     X(link, drop_ipv6, "IPv6 frames dropped (IPv6 not implemented yet)")      \
     X(link, drop_unknown_proto, "frames of an unknown network protocol")      \
-    X(link, drop_empty, "zero-length frames")
+    X(link, drop_empty, "zero-length frames")                                 \
+    X(link, rx_batch_limit, "reads paused at the runner's batch cap")
 
 #define USTACK_STATS_IP(X)                                                    \
     X(ip, rx, "IPv4 packets received")                                        \
