@@ -4,6 +4,7 @@
 #ifndef USTACK_NET_ICMP_H
 #define USTACK_NET_ICMP_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ustack;
@@ -11,8 +12,17 @@ struct ip4_rx;
 
 #define ICMP_ECHO_REPLY 0
 #define ICMP_DEST_UNREACH 3
+#define ICMP_SOURCE_QUENCH 4
+#define ICMP_REDIRECT 5
 #define ICMP_ECHO_REQUEST 8
 #define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAM_PROBLEM 12
+#define ICMP_TIMESTAMP 13
+#define ICMP_TIMESTAMP_REPLY 14
+#define ICMP_INFO_REQUEST 15
+#define ICMP_INFO_REPLY 16
+#define ICMP_ADDRESS_MASK 17
+#define ICMP_ADDRESS_MASK_REPLY 18
 
 /* Destination unreachable codes (RFC 792, RFC 1191). */
 #define ICMP_UNREACH_NET 0
@@ -21,13 +31,36 @@ struct ip4_rx;
 #define ICMP_UNREACH_PORT 3
 #define ICMP_UNREACH_FRAG_NEEDED 4
 
+/* Every ICMP message starts with type, code, checksum and 4 more bytes
+ * (identifier + sequence for echo, unused or next-hop MTU for errors). */
+#define ICMP_HDR_LEN 8
+
 /* Handle a received ICMP message (ip->payload). */
 void icmp4_input(struct ustack *st, const struct ip4_rx *ip);
 
 /* Send an ICMP error about the received packet `ip` (RFC 1122 §3.2.2:
  * never about an ICMP error, a broadcast, a non-first fragment...).
- * Rate-limited by a token bucket; suppressed errors are counted. */
+ * Rate-limited by a token bucket; suppressed errors are counted.
+ * `info` fills the 4 bytes after the checksum (0, or e.g. the next-hop MTU
+ * in the low 16 bits for ICMP_UNREACH_FRAG_NEEDED, RFC 1191). */
 void icmp4_send_error(struct ustack *st, const struct ip4_rx *ip,
                       uint8_t type, uint8_t code, uint32_t info);
+
+/* A received ICMP error about a packet we sent, as it will be handed to
+ * the transport that sent it (RFC 1122 §3.2.2.1, §3.2.2.4, §3.2.2.5). The
+ * quoted header has been checked: version 4, sane header length, and at
+ * least 8 bytes of the transport header (ports, TCP sequence number). */
+struct icmp4_error {
+    uint8_t type, code;
+    uint32_t info;             /* the 4 bytes after the ICMP checksum */
+    uint32_t src, dst;         /* the quoted packet's addresses (host order) */
+    uint8_t proto;             /* the quoted packet's protocol */
+    const uint8_t *transport;  /* start of the quoted transport header */
+    size_t transport_len;      /* bytes available there, at least 8 */
+};
+
+/* An echo reply arrived (src/net/ping.c passes it to the user's handler).
+ * ip->payload is a checksummed ICMP message of at least ICMP_HDR_LEN. */
+void ping_echo_reply_input(struct ustack *st, const struct ip4_rx *ip);
 
 #endif

@@ -1,0 +1,278 @@
+/*
+ * IPv4 (RFC 791, RFC 1122 §3.2.1).
+ *
+ * Input checks every field a receiver depends on before anything looks at
+ * the payload, in the order the header is laid out, and counts each drop by
+ * its reason. A packet that passes is described by a struct ip4_rx that
+ * borrows the frame and is handed to the protocol's handler.
+ *
+ * Output prepends a 20-byte header (we send no options) to a pbuf that the
+ * layer above filled, and hands the frame to the link.
+ *
+ * Fragmentation is not implemented: fragments are dropped on input and we
+ * refuse to send anything larger than the MTU.
+ */
+#include "net/ipv4.h"
+
+#include <errno.h>
+
+#include "core/bytes.h"
+#include "core/checksum.h"
+#include "core/stack.h"
+#include "net/icmp.h"
+
+/* Header field offsets (RFC 791 §3.1). */
+#define IP4_OFF_VER_IHL 0
+#define IP4_OFF_TOS 1
+#define IP4_OFF_TOTAL_LEN 2
+#define IP4_OFF_ID 4
+#define IP4_OFF_FRAG 6
+#define IP4_OFF_TTL 8
+#define IP4_OFF_PROTO 9
+#define IP4_OFF_CHECKSUM 10
+#define IP4_OFF_SRC 12
+#define IP4_OFF_DST 16
+
+/* Option types with a meaning of their own; every other option is
+ * type, length, data (RFC 791 §3.1). */
+#define IP4_OPT_END 0
+#define IP4_OPT_NOP 1
+
+#define IP4_BROADCAST 0xffffffffu
+
+/* ---- Addresses ---------------------------------------------------------- */
+
+bool ip4_is_local(const struct ustack *st, uint32_t addr)
+{
+    return addr == st->cfg.addr;
+}
+
+/* Our subnet's directed broadcast, or 0 when there is none: netmask 0 is
+ * a point-to-point /32, and /31 and /32 subnets have no broadcast address
+ * (RFC 3021). */
+static uint32_t directed_broadcast(const struct ustack *st)
+{
+    uint32_t mask = st->cfg.netmask;
+    if (mask == 0 || ~mask <= 1)
+        return 0;
+    return (st->cfg.addr & mask) | ~mask;
+}
+
+bool ip4_is_broadcast(const struct ustack *st, uint32_t addr)
+{
+    uint32_t directed = directed_broadcast(st);
+    return addr == IP4_BROADCAST || (directed != 0 && addr == directed);
+}
+
+/* RFC 1122 §3.2.1.3: 0.0.0.0/8 only as a source while a host learns its
+ * address (we run no such protocol), 127.0.0.0/8 never leaves a host,
+ * class D is multicast and class E (including 255.255.255.255) is
+ * reserved; a directed broadcast is never a source. Our own address
+ * arriving from the link means a loop or a spoof. */
+bool ip4_is_valid_source(const struct ustack *st, uint32_t addr)
+{
+    uint8_t first = (uint8_t)(addr >> 24);
+    if (first == 0 || first == 127 || first >= 224)
+        return false;
+    return !ip4_is_broadcast(st, addr) && !ip4_is_local(st, addr);
+}
+
+/* Is the packet addressed to us: our address, or a broadcast we listen to
+ * (RFC 1122 §3.2.1.3 and §3.3.6)? */
+static bool is_our_destination(const struct ustack *st, uint32_t addr)
+{
+    return ip4_is_local(st, addr) || ip4_is_broadcast(st, addr);
+}
+
+/* ---- Input -------------------------------------------------------------- */
+
+/* Walk the options without interpreting them: we act on none, but a
+ * malformed list means a damaged or hostile header (RFC 1122 §3.2.1.8
+ * requires a host to cope with any option in any order). */
+static bool options_well_formed(const uint8_t *opt, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t type = opt[i];
+        if (type == IP4_OPT_END)
+            return true;
+        if (type == IP4_OPT_NOP) {
+            i++;
+            continue;
+        }
+        /* type, length (which counts both), data */
+        if (len - i < 2)
+            return false;
+        uint8_t optlen = opt[i + 1];
+        if (optlen < 2 || optlen > len - i)
+            return false;
+        i += optlen;
+    }
+    return true;
+}
+
+/* The checks on the header's own structure, in field order. Returns false
+ * after counting the drop. On success rx->hdr_len and rx->payload_len are
+ * set. */
+static bool check_header(struct ustack *st, const uint8_t *pkt, size_t len,
+                         struct ip4_rx *rx)
+{
+    if (len < IPV4_HDR_MIN) {
+        STAT_INC(st, ip_drop_truncated);
+        return false;
+    }
+    if (pkt[IP4_OFF_VER_IHL] >> 4 != 4) {
+        STAT_INC(st, ip_drop_bad_version);
+        return false;
+    }
+    size_t hdr_len = (size_t)(pkt[IP4_OFF_VER_IHL] & 0x0f) * 4;
+    if (hdr_len < IPV4_HDR_MIN || hdr_len > len) {
+        STAT_INC(st, ip_drop_bad_ihl);
+        return false;
+    }
+    /* The link may pad short frames: trust the total length, not the
+     * frame length, for where the packet ends. */
+    size_t total_len = get_be16(pkt + IP4_OFF_TOTAL_LEN);
+    if (total_len > len || total_len < hdr_len) {
+        STAT_INC(st, ip_drop_bad_length);
+        return false;
+    }
+    if (cksum_finish(cksum_add(0, pkt, hdr_len)) != 0) {
+        STAT_INC(st, ip_drop_bad_checksum);
+        return false;
+    }
+    if (!options_well_formed(pkt + IPV4_HDR_MIN, hdr_len - IPV4_HDR_MIN)) {
+        STAT_INC(st, ip_drop_bad_options);
+        return false;
+    }
+    rx->hdr_len = hdr_len;
+    rx->payload_len = total_len - hdr_len;
+    return true;
+}
+
+/* The checks on addresses and fragmentation, once the header is sound. */
+static bool check_delivery(struct ustack *st, const struct ip4_rx *rx)
+{
+    if (!ip4_is_valid_source(st, rx->src)) {
+        STAT_INC(st, ip_drop_bad_source);
+        return false;
+    }
+    if (!is_our_destination(st, rx->dst)) {
+        STAT_INC(st, ip_drop_not_ours);
+        return false;
+    }
+    /* Any fragment, first or later: reassembly comes with a later issue. */
+    if (rx->frag & (IP4_FRAG_MF | IP4_FRAG_OFFSET)) {
+        STAT_INC(st, ip_drop_fragment);
+        return false;
+    }
+    return true;
+}
+
+/* Validate pkt and describe it in rx. Every failure is counted. */
+static bool ip4_parse(struct ustack *st, const uint8_t *pkt, size_t len,
+                      struct ip4_rx *rx)
+{
+    if (!check_header(st, pkt, len, rx))
+        return false;
+    rx->hdr = pkt;
+    rx->payload = pkt + rx->hdr_len;
+    rx->tos = pkt[IP4_OFF_TOS];
+    rx->frag = get_be16(pkt + IP4_OFF_FRAG);
+    rx->ttl = pkt[IP4_OFF_TTL];
+    rx->proto = pkt[IP4_OFF_PROTO];
+    rx->src = get_be32(pkt + IP4_OFF_SRC);
+    rx->dst = get_be32(pkt + IP4_OFF_DST);
+    rx->dst_broadcast = ip4_is_broadcast(st, rx->dst);
+    return check_delivery(st, rx);
+}
+
+/* No handler for rx->proto: RFC 1122 §3.2.2.1 says tell the sender with a
+ * protocol unreachable (icmp4_send_error applies the rate limit and the
+ * cases where no error may be sent). */
+static void no_protocol_handler(struct ustack *st, const struct ip4_rx *rx)
+{
+    STAT_INC(st, ip_drop_unknown_protocol);
+    icmp4_send_error(st, rx, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTOCOL, 0);
+}
+
+void ip4_input(struct ustack *st, const uint8_t *pkt, size_t len)
+{
+    struct ip4_rx rx;
+    STAT_INC(st, ip_rx);
+    if (!ip4_parse(st, pkt, len, &rx))
+        return;
+    /* The demultiplexer: one line per protocol that has a handler. */
+    switch (rx.proto) {
+    case IP_PROTO_ICMP: icmp4_input(st, &rx); break;
+    default:
+        no_protocol_handler(st, &rx);
+        return;
+    }
+    STAT_INC(st, ip_delivered);
+}
+
+/* ---- Output ------------------------------------------------------------- */
+
+static unsigned link_mtu(const struct ustack *st)
+{
+    return st->link->mtu ? st->link->mtu : 1500;
+}
+
+/* Does an IPv4 packet with this much payload (and our 20-byte header)
+ * fit the link? Written to avoid overflow for any payload_len. */
+static bool fits_mtu(const struct ustack *st, size_t payload_len)
+{
+    unsigned mtu = link_mtu(st);
+    return payload_len <= mtu && mtu - payload_len >= IPV4_HDR_MIN;
+}
+
+struct pbuf *ip4_alloc(struct ustack *st, size_t payload_len, int *err)
+{
+    int e = 0;
+    struct pbuf *pb = NULL;
+    if (!fits_mtu(st, payload_len)) {
+        STAT_INC(st, ip_drop_too_big);
+        e = -EMSGSIZE;
+    } else if (!(pb = pbuf_alloc(&st->pool))) {
+        STAT_INC(st, link_drop_no_buffer);
+        e = -ENOBUFS;
+    }
+    if (err)
+        *err = e;
+    return pb;
+}
+
+static void write_header(struct ustack *st, uint8_t *h, size_t total_len,
+                         uint8_t proto, uint32_t src, uint32_t dst,
+                         unsigned flags)
+{
+    h[IP4_OFF_VER_IHL] = 0x45; /* version 4, IHL 5: no options */
+    h[IP4_OFF_TOS] = 0;
+    put_be16(h + IP4_OFF_TOTAL_LEN, (uint16_t)total_len);
+    put_be16(h + IP4_OFF_ID, st->ip_id++);
+    put_be16(h + IP4_OFF_FRAG, (flags & IP4_OUT_DF) ? IP4_FRAG_DF : 0);
+    h[IP4_OFF_TTL] = st->cfg.ttl;
+    h[IP4_OFF_PROTO] = proto;
+    put_be16(h + IP4_OFF_CHECKSUM, 0);
+    put_be32(h + IP4_OFF_SRC, src);
+    put_be32(h + IP4_OFF_DST, dst);
+    put_be16(h + IP4_OFF_CHECKSUM, cksum_finish(cksum_add(0, h, IPV4_HDR_MIN)));
+}
+
+int ip4_output(struct ustack *st, struct pbuf *pb, uint8_t proto,
+               uint32_t src, uint32_t dst, unsigned flags)
+{
+    size_t total_len = pb->len + IPV4_HDR_MIN;
+    if (!fits_mtu(st, pb->len)) {
+        /* We do not fragment: the caller must size packets to the MTU. */
+        STAT_INC(st, ip_drop_too_big);
+        pbuf_free(&st->pool, pb);
+        return -EMSGSIZE;
+    }
+    uint8_t *h = pbuf_push(pb, IPV4_HDR_MIN);
+    write_header(st, h, total_len, proto, src ? src : st->cfg.addr, dst, flags);
+    STAT_INC(st, ip_tx);
+    stack_link_output(st, pb);
+    return 0;
+}
