@@ -49,6 +49,10 @@ struct ustack_config {
     unsigned icmp_error_burst;
     unsigned icmp_error_rate;
 
+    /* Size of the socket table: the most sockets open at once (descriptors
+     * are 0 .. max_sockets-1). Allocated once. 0 = 16384. */
+    unsigned max_sockets;
+
     /* 32 bytes of secret for ISNs and SYN cookies (RFC 6528). When
      * has_secret is false, ustack_new draws one from getrandom(). Tests set
      * it so runs are reproducible. */
