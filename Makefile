@@ -46,7 +46,7 @@ $(BUILD)/ustack: $(APP_OBJ) $(BUILD)/libustack.a
 
 # One binary per test tier: the framework plus every tests/<tier>/*.c.
 .SECONDEXPANSION:
-$(BUILD)/tests/%: $(BUILD)/obj/$(TEST_FW:.c=.o) $$(patsubst %.c,$(BUILD)/obj/%.o,$$(wildcard tests/%/*.c)) $(BUILD)/libustack.a
+$(BUILD)/tests/%: $(BUILD)/obj/$(TEST_FW:.c=.o) $$(addprefix $(BUILD)/obj/,$$(subst .c,.o,$$(wildcard tests/$$*/*.c))) $(BUILD)/libustack.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
