@@ -6,9 +6,9 @@
  *   1. reads frames from the link until the device is empty, at most
  *      `batch` of them (so a flood cannot starve timers), and feeds each to
  *      ustack_input() with the current monotonic time,
- *   2. runs the callbacks of the application's own descriptors that are
- *      ready (ustack_runner_add_fd),
- *   3. runs the stack's timers, then the after_io hook (where event-API
+ *   2. runs the stack's timers (which also tells it the time),
+ *   3. runs the callbacks of the application's own descriptors that are
+ *      ready (ustack_runner_add_fd), then the after_io hook (where event-API
  *      applications do their work), then asks the stack for its next
  *      deadline,
  *   4. sleeps in epoll until a descriptor is ready, the deadline passes, or
@@ -86,7 +86,9 @@ void ustack_runner_set_after_io(struct ustack_runner *r, ustack_runner_hook_fn f
 /* Frames read per iteration, 1..USTACK_RUNNER_MAX_BATCH (clamped). */
 void ustack_runner_set_batch(struct ustack_runner *r, unsigned frames);
 
-/* Take/release the stack lock from a thread other than the runner's. */
+/* Take/release the stack lock from a thread other than the runner's.
+ * Taking it also brings the stack's clock to the present (running timers
+ * that are due), so what the caller sends is stamped with the current time. */
 void ustack_runner_lock(struct ustack_runner *r);
 void ustack_runner_unlock(struct ustack_runner *r);
 /* The lock itself, for pthread_cond_wait() by blocking APIs. A thread that

@@ -222,6 +222,10 @@ void ustack_runner_stop(struct ustack_runner *r)
 void ustack_runner_lock(struct ustack_runner *r)
 {
     pthread_mutex_lock(&r->lock);
+    /* The stack's clock only moves when it is told the time; do it now so
+     * the caller's work is stamped with the current time, not with that of
+     * the runner's last wake-up. */
+    ustack_timer(r->st, ustack_clock_us());
 }
 
 void ustack_runner_unlock(struct ustack_runner *r)
@@ -256,32 +260,42 @@ static int drain_link(struct ustack_runner *r)
     return 0;
 }
 
-static void dispatch_app_fds(struct ustack_runner *r, const struct epoll_event *ev, int n)
+/* Run the callbacks of ready application descriptors; returns how many. */
+static int dispatch_app_fds(struct ustack_runner *r, const struct epoll_event *ev, int n)
 {
+    int ran = 0;
     for (int i = 0; i < n; i++) {
         int fd = ev[i].data.fd;
         if (fd == r->wakefd || fd == r->link->fd)
             continue;
         /* Looked up afresh: an earlier callback may have removed it. */
         struct app_fd *a = find_fd(r, fd);
-        if (a)
+        if (a) {
             a->fn(a->ctx, fd, ev[i].events);
+            ran++;
+        }
     }
+    return ran;
 }
 
-/* Input, callbacks, timers, hook; returns the next deadline via *deadline.
- * Called with the lock held. */
+/* Input, timers, application callbacks and hook; the next deadline goes
+ * to *deadline. Called with the lock held. */
 static int iterate(struct ustack_runner *r, bool link_ready, const struct epoll_event *ev,
                    int n, uint64_t *deadline)
 {
     int rc = link_ready ? drain_link(r) : 0;
-    dispatch_app_fds(r, ev, n);
+    /* Timers first: they also bring the stack's clock up to date, so
+     * what the application sends next is stamped (in a capture, in RTT
+     * measurements) with the current time. */
     uint64_t next = ustack_timer(r->st, ustack_clock_us());
+    bool app_ran = dispatch_app_fds(r, ev, n) > 0;
     if (r->after_io) {
         r->after_io(r->after_io_ctx);
-        /* The hook may have scheduled work: ask again. */
-        next = ustack_timer(r->st, ustack_clock_us());
+        app_ran = true;
     }
+    /* The application may have scheduled work: ask again. */
+    if (app_ran)
+        next = ustack_timer(r->st, ustack_clock_us());
     *deadline = next;
     return rc;
 }

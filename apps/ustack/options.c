@@ -1,0 +1,296 @@
+/*
+ * Shared command-line parsing for the ustack subcommands (see options.h).
+ * Built on getopt_long, with our own messages instead of getopt's.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ustack/ustack.h"
+
+#define DEFAULT_IFNAME "ustack0"
+#define DEFAULT_KERNEL_ADDR 0x0a000001u /* 10.0.0.1 */
+#define DEFAULT_PREFIX_LEN 24
+#define DEFAULT_ADDR 0x0a000002u /* 10.0.0.2 */
+#define DEFAULT_MTU 1500
+#define MIN_MTU 68    /* RFC 791: every IPv4 link carries 68-byte packets */
+#define MAX_MTU 65535
+
+#define MAX_OPTIONS 48
+
+/* Keys of the shared options, far above any command's own keys. */
+enum {
+    KEY_IFNAME = CLI_LONG_ONLY + 1000,
+    KEY_KERNEL_ADDR,
+    KEY_ADDR,
+    KEY_NETNS,
+    KEY_PCAP,
+    KEY_MTU,
+    KEY_VERBOSE = 'v',
+    KEY_HELP = 'h',
+};
+
+static const struct cli_option stack_options[] = {
+    {"ifname", KEY_IFNAME, "NAME", "TUN device to create (default " DEFAULT_IFNAME ")"},
+    {"kernel-addr", KEY_KERNEL_ADDR, "A.B.C.D/LEN", "kernel side's address (default 10.0.0.1/24)"},
+    {"addr", KEY_ADDR, "A.B.C.D", "ustack's address, in that prefix (default 10.0.0.2)"},
+    {"netns", KEY_NETNS, "NAME", "create the device in netns NAME (ip netns add)"},
+    {"pcap", KEY_PCAP, "FILE", "record every frame in and out to FILE (pcap)"},
+    {"mtu", KEY_MTU, "BYTES", "link MTU, 68..65535 (default 1500)"},
+    {"verbose", KEY_VERBOSE, NULL, "log what the stack does (-vv: more)"},
+    {0, 0, 0, 0},
+};
+
+static const struct cli_option help_option[] = {
+    {"help", KEY_HELP, NULL, "show this help and exit"},
+    {0, 0, 0, 0},
+};
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s %s: ", CLI_PROG, cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return -1; /* no sign, no space, not empty */
+    errno = 0;
+    char *end;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void cli_stack_opts_init(struct cli_stack_opts *so)
+{
+    memset(so, 0, sizeof(*so));
+    so->ifname = DEFAULT_IFNAME;
+    so->kernel_addr = DEFAULT_KERNEL_ADDR;
+    so->prefix_len = DEFAULT_PREFIX_LEN;
+    so->addr = DEFAULT_ADDR;
+    so->mtu = DEFAULT_MTU;
+}
+
+/* ---- usage --------------------------------------------------------------- */
+
+static void print_options(const struct cli_option *opts)
+{
+    for (; opts && opts->name; opts++) {
+        char left[64];
+        int n = 0;
+        if (opts->key < CLI_LONG_ONLY)
+            n = snprintf(left, sizeof(left), "-%c, ", opts->key);
+        snprintf(left + n, sizeof(left) - (size_t)n, "--%s%s%s", opts->name,
+                 opts->arg ? " " : "", opts->arg ? opts->arg : "");
+        printf("  %-26s %s\n", left, opts->help);
+    }
+}
+
+void cli_usage(const struct cli_command *cmd)
+{
+    printf("Usage: %s %s %s\n\n%s\n", CLI_PROG, cmd->name, cmd->synopsis, cmd->description);
+    if (cmd->options && cmd->options->name) {
+        printf("\nOptions:\n");
+        print_options(cmd->options);
+    }
+    if (cmd->stack_options) {
+        printf("\nStack options:\n");
+        print_options(stack_options);
+    }
+    printf("\n");
+    print_options(help_option);
+}
+
+/* ---- shared option values ------------------------------------------------ */
+
+static int stack_option(struct cli_stack_opts *so, int key, const char *arg, char *err,
+                        size_t errlen)
+{
+    unsigned long v;
+    switch (key) {
+    case KEY_IFNAME:
+        so->ifname = arg;
+        return 0;
+    case KEY_NETNS:
+        so->netns = arg;
+        return 0;
+    case KEY_PCAP:
+        so->pcap = arg;
+        return 0;
+    case KEY_VERBOSE:
+        so->verbose++;
+        return 0;
+    case KEY_KERNEL_ADDR:
+        if (ustack_parse_cidr(arg, &so->kernel_addr, &so->prefix_len) == 0)
+            return 0;
+        snprintf(err, errlen, "--kernel-addr wants A.B.C.D/LEN, not '%s'", arg);
+        return -1;
+    case KEY_ADDR:
+        if (ustack_parse_ipv4(arg, &so->addr) == 0)
+            return 0;
+        snprintf(err, errlen, "--addr wants an IPv4 address A.B.C.D, not '%s'", arg);
+        return -1;
+    case KEY_MTU:
+        if (cli_parse_uint(arg, MIN_MTU, MAX_MTU, &v) == 0) {
+            so->mtu = (unsigned)v;
+            return 0;
+        }
+        snprintf(err, errlen, "--mtu wants a number from %d to %d, not '%s'", MIN_MTU,
+                 MAX_MTU, arg);
+        return -1;
+    }
+    snprintf(err, errlen, "internal error: unhandled option");
+    return -1;
+}
+
+/* The two addresses must share a subnet, or the kernel has no route to
+ * ustack's address; neither may be the subnet's network or broadcast
+ * address (RFC 1122 §3.2.1.3), which only exist from /30 down. */
+static int check_addresses(const struct cli_stack_opts *so, char *err, size_t errlen)
+{
+    uint32_t mask = so->prefix_len ? ~(uint32_t)0 << (32 - so->prefix_len) : 0;
+    char a[16], k[16];
+    ustack_format_ipv4(so->addr, a);
+    ustack_format_ipv4(so->kernel_addr, k);
+    if (so->addr == so->kernel_addr) {
+        snprintf(err, errlen, "--addr and --kernel-addr are both %s; they must differ", a);
+        return -1;
+    }
+    if ((so->addr & mask) != (so->kernel_addr & mask)) {
+        snprintf(err, errlen,
+                 "--addr %s is outside the kernel side's prefix %s/%u, so the kernel "
+                 "could not reach it",
+                 a, k, so->prefix_len);
+        return -1;
+    }
+    if (so->prefix_len <= 30) {
+        uint32_t host = ~mask;
+        if ((so->addr & host) == 0 || (so->addr & host) == host) {
+            snprintf(err, errlen, "--addr %s is the network or broadcast address of /%u", a,
+                     so->prefix_len);
+            return -1;
+        }
+        if ((so->kernel_addr & host) == 0 || (so->kernel_addr & host) == host) {
+            snprintf(err, errlen, "--kernel-addr %s is the network or broadcast address of /%u",
+                     k, so->prefix_len);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- getopt tables ------------------------------------------------------- */
+
+struct getopt_tables {
+    struct option longopts[MAX_OPTIONS + 1];
+    char shortopts[3 * MAX_OPTIONS + 2];
+    size_t nlong, nshort;
+};
+
+static void add_options(struct getopt_tables *t, const struct cli_option *opts)
+{
+    for (; opts && opts->name && t->nlong < MAX_OPTIONS; opts++) {
+        t->longopts[t->nlong++] = (struct option){
+            opts->name, opts->arg ? required_argument : no_argument, NULL, opts->key};
+        if (opts->key < CLI_LONG_ONLY) {
+            t->shortopts[t->nshort++] = (char)opts->key;
+            if (opts->arg)
+                t->shortopts[t->nshort++] = ':';
+        }
+    }
+}
+
+static void build_tables(struct getopt_tables *t, const struct cli_command *cmd)
+{
+    memset(t, 0, sizeof(*t));
+    /* Leading ':': report a missing argument as ':' instead of '?', so
+     * the two mistakes get different messages. */
+    t->shortopts[t->nshort++] = ':';
+    add_options(t, cmd->options);
+    if (cmd->stack_options)
+        add_options(t, stack_options);
+    add_options(t, help_option);
+}
+
+static bool is_stack_key(int key)
+{
+    for (const struct cli_option *o = stack_options; o->name; o++)
+        if (o->key == key)
+            return true;
+    return false;
+}
+
+/* The option getopt just failed on. An unknown short option may sit inside
+ * a cluster (-vx), so it is named by optopt; otherwise the word the user
+ * typed is argv[optind - 1]. */
+static const char *bad_option(int key, char **argv, char *buf, size_t len)
+{
+    if (key == '?' && optopt > 0 && optopt < CLI_LONG_ONLY) {
+        snprintf(buf, len, "-%c", optopt);
+        return buf;
+    }
+    return optind > 0 && argv[optind - 1] ? argv[optind - 1] : "?";
+}
+
+static int fail(const struct cli_command *cmd, const char *msg)
+{
+    cli_error(cmd->name, "%s", msg);
+    fprintf(stderr, "Try '%s %s --help' for more information.\n", CLI_PROG, cmd->name);
+    return CLI_ERROR;
+}
+
+int cli_parse(const struct cli_command *cmd, int argc, char **argv,
+              struct cli_stack_opts *so, cli_option_fn own, void *ctx, int *operands)
+{
+    struct getopt_tables t;
+    build_tables(&t, cmd);
+    char err[256], name[64];
+    int key;
+    opterr = 0;
+    optind = 1; /* we may parse more than once per process (tests) */
+    while ((key = getopt_long(argc, argv, t.shortopts, t.longopts, NULL)) != -1) {
+        if (key == KEY_HELP) {
+            cli_usage(cmd);
+            return CLI_HELP_SHOWN;
+        }
+        if (key == '?') {
+            snprintf(err, sizeof(err), "unknown option '%s'",
+                     bad_option(key, argv, name, sizeof(name)));
+            return fail(cmd, err);
+        }
+        if (key == ':') {
+            snprintf(err, sizeof(err), "option '%s' needs a value",
+                     bad_option(key, argv, name, sizeof(name)));
+            return fail(cmd, err);
+        }
+        int rc = (cmd->stack_options && is_stack_key(key))
+                     ? stack_option(so, key, optarg, err, sizeof(err))
+                     : own(ctx, key, optarg, err, sizeof(err));
+        if (rc < 0)
+            return fail(cmd, err);
+    }
+    int n = argc - optind;
+    if (n < cmd->min_operands)
+        return fail(cmd, "missing operand");
+    if (n > cmd->max_operands) {
+        snprintf(err, sizeof(err), "unexpected argument '%s'", argv[optind + cmd->max_operands]);
+        return fail(cmd, err);
+    }
+    if (cmd->stack_options && check_addresses(so, err, sizeof(err)) < 0)
+        return fail(cmd, err);
+    *operands = optind;
+    return CLI_PARSED;
+}

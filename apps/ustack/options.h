@@ -1,0 +1,81 @@
+/*
+ * Command-line parsing shared by every ustack subcommand.
+ *
+ * A subcommand describes itself with a struct cli_command: its synopsis,
+ * a paragraph of help, its own options, and whether it takes the shared
+ * "stack options" (--ifname, --kernel-addr, --addr, --netns, --pcap, --mtu,
+ * -v), which every subcommand that brings a stack up accepts. cli_parse()
+ * handles the shared options and --help itself and hands the command's own
+ * options to a callback, so `--help` output and error messages look the
+ * same everywhere.
+ */
+#ifndef USTACK_APP_OPTIONS_H
+#define USTACK_APP_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLI_PROG "ustack"
+#define CLI_VERSION "0.1.0"
+
+/* Everything needed to bring a stack up on a TUN device. */
+struct cli_stack_opts {
+    const char *ifname;     /* TUN device name */
+    const char *netns;      /* create the device in this namespace, or NULL */
+    const char *pcap;       /* capture file, or NULL */
+    uint32_t kernel_addr;   /* kernel side of the link, host order */
+    unsigned prefix_len;    /* its prefix length */
+    uint32_t addr;          /* ustack's address, host order */
+    unsigned mtu;
+    int verbose;            /* number of -v */
+};
+
+/* One option of a subcommand. */
+struct cli_option {
+    const char *name; /* long name without "--", e.g. "count" */
+    int key;          /* short letter ('c'), or CLI_LONG_ONLY + n */
+    const char *arg;  /* argument name for --help ("COUNT"), NULL for a flag */
+    const char *help; /* one line */
+};
+
+#define CLI_LONG_ONLY 256
+
+/* A command's own option handler: store `arg` for option `key`. Returns 0,
+ * or -1 after writing a one-line reason into err. */
+typedef int (*cli_option_fn)(void *ctx, int key, const char *arg, char *err,
+                             size_t errlen);
+
+struct cli_command {
+    const char *name;        /* "ping" */
+    const char *synopsis;    /* after "ustack ping ": "[OPTIONS] DEST" */
+    const char *description; /* what the command does, may span lines */
+    const struct cli_option *options; /* own options, ends with {0}; or NULL */
+    bool stack_options;      /* accepts the shared stack options */
+    int min_operands, max_operands;
+};
+
+/* Results of cli_parse. */
+enum { CLI_ERROR = -1, CLI_HELP_SHOWN = 0, CLI_PARSED = 1 };
+
+/* Defaults of the shared stack options. */
+void cli_stack_opts_init(struct cli_stack_opts *so);
+
+/* Parse argv (argv[0] is the command name). On CLI_PARSED, *operands is the
+ * index of the first operand in argv and the operand count was checked. On
+ * CLI_ERROR a message was printed to stderr; on CLI_HELP_SHOWN, the usage
+ * was printed to stdout. `so` may be NULL for commands without stack
+ * options. */
+int cli_parse(const struct cli_command *cmd, int argc, char **argv,
+              struct cli_stack_opts *so, cli_option_fn own, void *ctx, int *operands);
+
+/* Print the usage of cmd to stdout. */
+void cli_usage(const struct cli_command *cmd);
+
+/* One-line error in the common style: "ustack CMD: message". */
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Strict decimal parser: the whole string, in [min, max]. 0 or -1. */
+int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+#endif

@@ -1,0 +1,210 @@
+/*
+ * Bringing a stack up for a CLI subcommand, and the signals around it.
+ */
+#include "session.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Signal handlers can only reach the session through globals. A process
+ * runs one session at a time. */
+static struct ustack_runner *signal_runner;
+static volatile sig_atomic_t stats_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    if (signal_runner)
+        ustack_runner_stop(signal_runner);
+}
+
+static void on_stats_signal(int sig)
+{
+    (void)sig;
+    stats_requested = 1;
+    if (signal_runner)
+        ustack_runner_wake(signal_runner);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    /* SA_RESETHAND: if stopping hangs, a second Ctrl-C kills the process. */
+    sa.sa_flags = SA_RESETHAND;
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_stats_signal;
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+static void restore_signals(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGUSR1, SIG_DFL);
+}
+
+/* ---- stack callbacks ----------------------------------------------------- */
+
+static void tap_to_pcap(void *ctx, enum ustack_dir dir, uint64_t now, const void *frame,
+                        size_t len)
+{
+    struct cli_session *s = ctx;
+    (void)dir; /* a raw-IP capture tells direction by the addresses */
+    ustack_pcap_write(s->pcap, (uint64_t)((int64_t)now + s->unix_offset_us), frame, len);
+}
+
+static void log_to_stderr(void *ctx, int level, const char *msg)
+{
+    struct cli_session *s = ctx;
+    static const char *const names[] = {"error", "info", "debug"};
+    const char *name = level >= 0 && level <= 2 ? names[level] : "log";
+    fprintf(stderr, "%s %s: [%s] %s\n", CLI_PROG, s->cmd, name, msg);
+}
+
+/* Runs every loop iteration, lock held. */
+static void after_io(void *ctx)
+{
+    struct cli_session *s = ctx;
+    if (stats_requested) {
+        stats_requested = 0;
+        cli_session_print_stats(s, "counters (SIGUSR1)");
+    }
+    if (s->hook)
+        s->hook(s->hook_ctx);
+    /* One write per batch of frames keeps a capture readable while it
+     * grows, without a system call per frame. */
+    int rc = ustack_pcap_flush(s->pcap);
+    if (rc < 0 && s->opts.pcap) {
+        cli_error(s->cmd, "capture %s: %s; no longer recording", s->opts.pcap, strerror(-rc));
+        ustack_pcap_close(s->pcap);
+        s->pcap = NULL;
+        /* The tap still points here and must not write any more. */
+        s->opts.pcap = NULL;
+    }
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static int open_link(struct cli_session *s)
+{
+    struct ustack_tun_config tc = {
+        .ifname = s->opts.ifname,
+        .netns = s->opts.netns,
+        .kernel_addr = s->opts.kernel_addr,
+        .prefix_len = s->opts.prefix_len,
+        .mtu = s->opts.mtu,
+    };
+    char err[256];
+    s->link = ustack_tun_open(&tc, err, sizeof(err));
+    if (!s->link) {
+        cli_error(s->cmd, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_pcap(struct cli_session *s)
+{
+    if (!s->opts.pcap)
+        return 0;
+    char err[256];
+    s->pcap = ustack_pcap_open(s->opts.pcap, s->link->kind, err, sizeof(err));
+    if (!s->pcap) {
+        cli_error(s->cmd, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int open_stack(struct cli_session *s)
+{
+    struct ustack_config cfg;
+    ustack_config_init(&cfg);
+    cfg.addr = s->opts.addr;
+    /* ustack shares the kernel side's subnet. */
+    cfg.netmask = s->opts.prefix_len ? ~(uint32_t)0 << (32 - s->opts.prefix_len) : 0;
+    if (s->pcap) {
+        cfg.tap = tap_to_pcap;
+        cfg.tap_ctx = s;
+    }
+    if (s->opts.verbose) {
+        cfg.log = log_to_stderr;
+        cfg.log_ctx = s;
+        cfg.log_level = s->opts.verbose;
+    }
+    s->st = ustack_new(&cfg, s->link, ustack_clock_us());
+    if (!s->st) {
+        cli_error(s->cmd, "cannot create the stack: out of memory");
+        return -1;
+    }
+    s->runner = ustack_runner_new(s->st, s->link);
+    if (!s->runner) {
+        cli_error(s->cmd, "cannot create the event loop: %s", strerror(errno));
+        return -1;
+    }
+    ustack_runner_set_after_io(s->runner, after_io, s);
+    return 0;
+}
+
+int cli_session_open(struct cli_session *s, const char *cmd, const struct cli_stack_opts *o)
+{
+    memset(s, 0, sizeof(*s));
+    s->cmd = cmd;
+    s->opts = *o;
+    /* Sampled once, so capture timestamps keep the monotonic spacing. */
+    s->unix_offset_us = ustack_clock_unix_offset_us();
+    if (open_link(s) < 0 || open_pcap(s) < 0 || open_stack(s) < 0) {
+        cli_session_close(s);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_session_run(struct cli_session *s)
+{
+    signal_runner = s->runner;
+    install_signals();
+    int rc = ustack_runner_run(s->runner);
+    restore_signals();
+    signal_runner = NULL;
+    if (rc < 0) {
+        cli_error(s->cmd, "event loop failed: %s%s", strerror(-rc),
+                  rc == -EBADFD || rc == -EIO ? " (was the device deleted?)" : "");
+        return -1;
+    }
+    return 0;
+}
+
+void cli_session_print_stats(struct cli_session *s, const char *heading)
+{
+    printf("%s:\n", heading);
+    ustack_print_stats(s->st, stdout, false);
+    fflush(stdout);
+}
+
+void cli_session_close(struct cli_session *s)
+{
+    ustack_runner_free(s->runner);
+    ustack_free(s->st);
+    int rc = ustack_pcap_close(s->pcap);
+    if (rc < 0)
+        cli_error(s->cmd, "capture %s: %s", s->opts.pcap, strerror(-rc));
+    ustack_link_close(s->link);
+    memset(s, 0, sizeof(*s));
+}
+
+const char *cli_session_where(const struct cli_session *s, char *buf, size_t len)
+{
+    if (s->opts.netns)
+        snprintf(buf, len, "%s in netns %s", s->opts.ifname, s->opts.netns);
+    else
+        snprintf(buf, len, "%s", s->opts.ifname);
+    return buf;
+}
