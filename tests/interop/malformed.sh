@@ -1,0 +1,107 @@
+#!/bin/bash
+# Malformed IPv4/ICMP frames from the kernel side (tests/interop/inject.py):
+# each must be dropped and counted under its own reason, none answered except
+# the unknown protocol (an ICMP protocol unreachable), and ping still works.
+#   interop_malformed_<case>      the case's drop counter moved by exactly the
+#                                 number of frames sent
+#   interop_malformed_unknown_protocol_reply   the kernel got a correct ICMP
+#                                 protocol unreachable quoting our packet
+#   interop_malformed_no_echo_replies          no malformed echo was answered
+#   interop_malformed_ping_after  ustack still answers a normal ping
+. "$(dirname "$0")/lib.sh"
+
+# case -> counters that together must grow by the number of frames sent.
+# A version-5 frame may be turned away by the link layer's dispatch (which
+# looks at the version nibble first) or by IPv4 itself: either is right.
+declare -A EXPECT=(
+    [ip_bad_version]="link.drop_unknown_proto ip.drop_bad_version"
+    [ip_ihl_below_5]="ip.drop_bad_ihl"
+    [ip_ihl_past_frame]="ip.drop_bad_ihl"
+    [ip_truncated]="ip.drop_truncated"
+    [ip_length_past_frame]="ip.drop_bad_length"
+    [ip_length_below_header]="ip.drop_bad_length"
+    [ip_bad_checksum]="ip.drop_bad_checksum"
+    [icmp_bad_checksum]="icmp.drop_bad_checksum"
+    [icmp_truncated]="icmp.drop_truncated"
+    [ip_unknown_protocol]="ip.drop_unknown_protocol"
+    [ip_fragments]="ip.drop_fragment"
+)
+CASES="ip_bad_version ip_ihl_below_5 ip_ihl_past_frame ip_truncated
+       ip_length_past_frame ip_length_below_header ip_bad_checksum
+       icmp_bad_checksum icmp_truncated ip_unknown_protocol ip_fragments"
+
+names=()
+for c in $CASES; do names+=("interop_malformed_$c"); done
+ustk_init malformed "${names[@]}" interop_malformed_unknown_protocol_reply \
+    interop_malformed_no_echo_replies interop_malformed_ping_after
+ustk_need ping
+ustk_have_scapy || ustk_skip_all "$USTK_PY has no scapy (apt-get install python3-scapy)"
+ustk_netns_create
+ustk_start_or_fail
+
+ping_once() {
+    ustk_ns ping -n -c 1 -W 2 "$USTK_ADDR" >"$USTK_DIR/ping.out" 2>&1
+}
+
+# A first ping proves the path works before anything is judged.
+if ! ping_once; then
+    sed 's/^/    /' "$USTK_DIR/ping.out"
+    for t in "${USTK_TESTS[@]}"; do ustk_fail "$t" "the first ping failed"; done
+    exit 1
+fi
+
+before=$USTK_DIR/counters.before
+after=$USTK_DIR/counters.after
+ustk_counters_refresh || echo "    no counters after SIGUSR1"
+ustk_counters_save "$before"
+
+injected=$USTK_DIR/inject.out
+# shellcheck disable=SC2086 # CASES is a word list
+ustk_ns timeout 60 "$USTK_PY" "$(dirname "$0")/inject.py" --ifname "$USTK_IFNAME" \
+    --src "$USTK_KADDR" --dst "$USTK_ADDR" $CASES >"$injected" 2>&1
+inject_rc=$?
+sed 's/^/    /' "$injected"
+frames=$(awk '$1 == "sent" { n += $3 } END { print n + 0 }' "$injected")
+
+# Wait (bounded) until ustack has read every injected frame.
+rx_before=$(ustk_counter link.rx_frames "$before")
+for i in $(seq 20); do
+    ustk_counters_refresh
+    [ $(($(ustk_counter link.rx_frames) - rx_before)) -ge "$frames" ] && break
+    sleep 0.1
+done
+ustk_counters_save "$after"
+
+for c in $CASES; do
+    name=interop_malformed_$c
+    sent=$(awk -v c="$c" '$1 == "sent" && $2 == c { print $3 }' "$injected")
+    if [ "$inject_rc" -ne 0 ] || [ -z "$sent" ]; then
+        ustk_fail "$name" "inject.py did not send it (status $inject_rc)"
+        continue
+    fi
+    grew=0
+    for counter in ${EXPECT[$c]}; do
+        grew=$((grew + $(ustk_counter_delta "$counter" "$before" "$after")))
+    done
+    ustk_expect "$name" "sent $sent frame(s); ${EXPECT[$c]// / + } grew by $grew" \
+        "$grew" -eq "$sent"
+done
+
+reply=$(awk '$1 == "reply" && $2 == "ip_unknown_protocol"' "$injected")
+unreach=$(ustk_counter_delta icmp.tx_dest_unreach "$before" "$after")
+ustk_expect interop_malformed_unknown_protocol_reply \
+    "kernel saw '${reply:-no answer}'; icmp.tx_dest_unreach grew by $unreach" \
+    "${reply##* }-$unreach" = "ok-1"
+
+replies=$(ustk_counter_delta icmp.tx_echo_reply "$before" "$after")
+ustk_expect interop_malformed_no_echo_replies \
+    "ustack answered $replies malformed echo request(s)" "$replies" -eq 0
+
+if ping_once && ustk_counters_refresh; then
+    ustk_pass interop_malformed_ping_after
+else
+    sed 's/^/    /' "$USTK_DIR/ping.out"
+    ustk_fail interop_malformed_ping_after "no answer to a ping after the bad frames"
+fi
+
+ustk_finish
