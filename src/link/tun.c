@@ -50,12 +50,21 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* What a user can do about a permission error. */
+/* What a user can do about a permission error: creating and configuring
+ * the device needs CAP_NET_ADMIN; entering a namespace, CAP_SYS_ADMIN. */
 static const char *perm_hint(int e)
 {
     if (e == EPERM || e == EACCES)
-        return " (run as root, or grant the binary the capability: "
-               "setcap cap_net_admin,cap_sys_admin=ep build/ustack)";
+        return " (run as root, or give the program the capability: "
+               "sudo setcap cap_net_admin=ep PROGRAM)";
+    return "";
+}
+
+static const char *netns_perm_hint(int e)
+{
+    if (e == EPERM || e == EACCES)
+        return " (entering a namespace needs root, or: "
+               "sudo setcap cap_net_admin,cap_sys_admin=ep PROGRAM)";
     return "";
 }
 
@@ -146,7 +155,8 @@ static int enter_netns(const char *name, int *orig, char *err, size_t errlen)
                     "network namespace '%s' does not exist (create it with: ip netns add %s)",
                     name, name);
         else
-            set_err(err, errlen, "cannot open %s: %s%s", path, strerror(e), perm_hint(e));
+            set_err(err, errlen, "cannot open %s: %s%s", path, strerror(e),
+                    netns_perm_hint(e));
         return -1;
     }
     *orig = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -158,10 +168,11 @@ static int enter_netns(const char *name, int *orig, char *err, size_t errlen)
     }
     if (setns(target, CLONE_NEWNET) < 0) {
         int e = errno;
-        set_err(err, errlen, "cannot enter network namespace '%s': %s%s", name,
-                strerror(e), perm_hint(e));
         if (e == EINVAL)
             set_err(err, errlen, "%s is not a network namespace", path);
+        else
+            set_err(err, errlen, "cannot enter network namespace '%s': %s%s", name,
+                    strerror(e), netns_perm_hint(e));
         close(target);
         close(*orig);
         return -1;
