@@ -91,6 +91,14 @@ def ip_length_below_header(a):
     return [set_total_length(echo_request(a), 16)]
 
 
+def ip_bad_options(a):
+    """An option whose length byte runs past the header (RFC 791 3.1)."""
+    pkt = bytearray(raw(IP(src=a.src, dst=a.dst, id=IDENT,
+                           options=b"\x07\x27\x04\x00") /
+                        ICMP(type=8, id=IDENT, seq=1) / Raw(b"options")))
+    return [set_ip_checksum(pkt, (pkt[0] & 0x0F) * 4)]
+
+
 def ip_bad_checksum(a):
     pkt = echo_request(a)
     pkt[10] ^= 0x5A  # never turns one valid form into the other (0 / 0xffff)
@@ -124,7 +132,7 @@ def ip_fragments(a):
 
 CASES = {f.__name__: f for f in (
     ip_bad_version, ip_ihl_below_5, ip_ihl_past_frame, ip_truncated,
-    ip_length_past_frame, ip_length_below_header, ip_bad_checksum,
+    ip_length_past_frame, ip_length_below_header, ip_bad_options, ip_bad_checksum,
     icmp_bad_checksum, icmp_truncated, ip_unknown_protocol, ip_fragments)}
 
 

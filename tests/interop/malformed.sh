@@ -20,6 +20,7 @@ declare -A EXPECT=(
     [ip_truncated]="ip.drop_truncated"
     [ip_length_past_frame]="ip.drop_bad_length"
     [ip_length_below_header]="ip.drop_bad_length"
+    [ip_bad_options]="ip.drop_bad_options"
     [ip_bad_checksum]="ip.drop_bad_checksum"
     [icmp_bad_checksum]="icmp.drop_bad_checksum"
     [icmp_truncated]="icmp.drop_truncated"
@@ -27,7 +28,7 @@ declare -A EXPECT=(
     [ip_fragments]="ip.drop_fragment"
 )
 CASES="ip_bad_version ip_ihl_below_5 ip_ihl_past_frame ip_truncated
-       ip_length_past_frame ip_length_below_header ip_bad_checksum
+       ip_length_past_frame ip_length_below_header ip_bad_options ip_bad_checksum
        icmp_bad_checksum icmp_truncated ip_unknown_protocol ip_fragments"
 
 names=()
