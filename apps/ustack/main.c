@@ -12,7 +12,9 @@
 
 #define COMMANDS(X)                                                           \
     X(up, "bring the stack up on a TUN device and answer ping until stopped") \
-    X(ping, "send ICMP echo requests from ustack and print round-trip times")
+    X(ping, "send ICMP echo requests from ustack and print round-trip times") \
+    X(serve, "serve echo, discard, chargen and HTTP over ustack's TCP")        \
+    X(connect, "open a TCP connection from ustack and relay stdin/stdout")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 COMMANDS(DECLARE)
