@@ -134,8 +134,9 @@ ustk_ns() { # COMMAND...
 # Start `ustack up` in the background on a TUN device in our namespace, with
 # a capture, and wait (bounded) until the device is up and addressed.
 # Extra arguments go to ustack. Returns non-zero (log shown) if it fails.
+# USTK_CMD picks another subcommand that brings the stack up (e.g. serve).
 ustk_start() { # [USTACK-ARGS...]
-    "$USTACK" up --ifname "$USTK_IFNAME" \
+    "$USTACK" "${USTK_CMD:-up}" --ifname "$USTK_IFNAME" \
         --kernel-addr "$USTK_KADDR/$USTK_PREFIX" --addr "$USTK_ADDR" \
         --netns "$USTK_NS" --pcap "$USTK_PCAP" "$@" >"$USTK_LOG" 2>&1 &
     USTK_PID=$!
