@@ -42,7 +42,7 @@ static const struct cli_option stack_options[] = {
     {"netns", KEY_NETNS, "NAME", "create the device in netns NAME (ip netns add)"},
     {"pcap", KEY_PCAP, "FILE", "record every frame in and out to FILE (pcap)"},
     {"mtu", KEY_MTU, "BYTES", "link MTU, 68..65535 (default 1500)"},
-    {"verbose", KEY_VERBOSE, NULL, "log what the stack does (-vv: more)"},
+    {"verbose", KEY_VERBOSE, NULL, "log the stack's messages (-vv: and every frame)"},
     {0, 0, 0, 0},
 };
 

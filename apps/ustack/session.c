@@ -52,12 +52,37 @@ static void restore_signals(void)
 
 /* ---- stack callbacks ----------------------------------------------------- */
 
-static void tap_to_pcap(void *ctx, enum ustack_dir dir, uint64_t now, const void *frame,
-                        size_t len)
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* -vv: one line per frame. The frame is untrusted, so only fields inside
+ * it are read (an IPv4 header needs 20 bytes). */
+static void log_frame(struct cli_session *s, enum ustack_dir dir, uint64_t now,
+                      const uint8_t *f, size_t len)
+{
+    const char *arrow = dir == USTACK_DIR_IN ? "in " : "out";
+    double t = (double)(now - s->start_us) / 1e6;
+    if (len >= 20 && f[0] >> 4 == 4) {
+        char src[16], dst[16];
+        fprintf(stderr, "%s %s: [%10.6f] %s %zu bytes %s > %s proto %u\n", CLI_PROG, s->cmd, t,
+                arrow, len, ustack_format_ipv4(be32(f + 12), src),
+                ustack_format_ipv4(be32(f + 16), dst), f[9]);
+    } else {
+        fprintf(stderr, "%s %s: [%10.6f] %s %zu bytes (not IPv4)\n", CLI_PROG, s->cmd, t, arrow,
+                len);
+    }
+}
+
+/* Every frame in and out: to the capture, and to stderr with -vv. */
+static void tap(void *ctx, enum ustack_dir dir, uint64_t now, const void *frame, size_t len)
 {
     struct cli_session *s = ctx;
-    (void)dir; /* a raw-IP capture tells direction by the addresses */
+    /* A raw-IP capture needs no direction: the addresses tell it. */
     ustack_pcap_write(s->pcap, (uint64_t)((int64_t)now + s->unix_offset_us), frame, len);
+    if (s->opts.verbose >= 2)
+        log_frame(s, dir, now, frame, len);
 }
 
 static void log_to_stderr(void *ctx, int level, const char *msg)
@@ -130,8 +155,8 @@ static int open_stack(struct cli_session *s)
     cfg.addr = s->opts.addr;
     /* ustack shares the kernel side's subnet. */
     cfg.netmask = s->opts.prefix_len ? ~(uint32_t)0 << (32 - s->opts.prefix_len) : 0;
-    if (s->pcap) {
-        cfg.tap = tap_to_pcap;
+    if (s->pcap || s->opts.verbose >= 2) {
+        cfg.tap = tap;
         cfg.tap_ctx = s;
     }
     if (s->opts.verbose) {
@@ -160,6 +185,7 @@ int cli_session_open(struct cli_session *s, const char *cmd, const struct cli_st
     s->opts = *o;
     /* Sampled once, so capture timestamps keep the monotonic spacing. */
     s->unix_offset_us = ustack_clock_unix_offset_us();
+    s->start_us = ustack_clock_us();
     if (open_link(s) < 0 || open_pcap(s) < 0 || open_stack(s) < 0) {
         cli_session_close(s);
         return -1;

@@ -22,6 +22,7 @@ struct cli_session {
     struct ustack_runner *runner;
     struct ustack_pcap *pcap;
     int64_t unix_offset_us;      /* monotonic -> Unix time, for pcap */
+    uint64_t start_us;           /* when the session opened (for -vv times) */
     ustack_runner_hook_fn hook;  /* the subcommand's per-iteration work */
     void *hook_ctx;
 };
