@@ -69,9 +69,9 @@ cleanup() {
     [ -n "$WORK" ] && rm -rf "$WORK"
 }
 
-on_signal() {
+on_signal() { # EXIT-STATUS
     printf '\ndemo: interrupted, cleaning up\n' >&2
-    exit 130 # the EXIT trap cleans up
+    exit "$1" # the EXIT trap cleans up
 }
 
 check_requirements() {
@@ -203,7 +203,8 @@ main() {
     check_requirements
     WORK=$(mktemp -d /tmp/ustack-demo.XXXXXX) || die "cannot create a temp dir"
     trap cleanup EXIT
-    trap on_signal INT TERM
+    trap 'on_signal 130' INT
+    trap 'on_signal 143' TERM
     printf '%sustack demo%s: a TCP/IP stack running in a process, talking to Linux over TUN\n' \
         "$BOLD" "$RESET"
     step_namespace
