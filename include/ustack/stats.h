@@ -65,8 +65,46 @@
 #define USTACK_STATS_TCP(X)                                                   \
     X(tcp, rx, "TCP segments received")                                       \
     X(tcp, tx, "TCP segments sent")                                           \
+    X(tcp, tx_data_bytes, "data bytes sent, retransmissions included")        \
+    X(tcp, rx_data_bytes, "data bytes accepted in order")                     \
     X(tcp, drop_truncated, "shorter than a TCP header")                       \
-    X(tcp, drop_bad_checksum, "TCP checksum wrong")
+    X(tcp, drop_bad_offset, "data offset below 5 words or past the end")      \
+    X(tcp, drop_bad_checksum, "TCP checksum wrong")                           \
+    X(tcp, drop_broadcast, "to a broadcast address (RFC 1122 4.2.3.10)")      \
+    X(tcp, bad_options, "malformed option lists (parsing stopped)")           \
+    X(tcp, drop_no_buffer, "segments not sent: packet pool empty")            \
+    X(tcp, rst_sent, "RST segments sent")                                     \
+    X(tcp, rst_rx, "RST segments that closed a connection")                   \
+    X(tcp, rst_closed_port, "segments for no connection (RST sent)")          \
+    X(tcp, drop_rst_bad_seq, "RST outside the window or unacceptable")        \
+    X(tcp, drop_unacceptable, "segments failing the sequence test")           \
+    X(tcp, drop_bad_ack, "ACK outside RFC 5961 5.2 limits")                   \
+    X(tcp, drop_ack_unsent, "ACK for data not yet sent")                      \
+    X(tcp, drop_no_ack, "no ACK bit in a synchronized state")                 \
+    X(tcp, drop_out_of_order, "past RCV.NXT (no reassembly yet)")             \
+    X(tcp, drop_in_state, "segments the state has no use for")                \
+    X(tcp, challenge_ack, "RFC 5961 challenge ACKs sent")                     \
+    X(tcp, challenge_ack_limited, "challenge ACKs rate-limited")              \
+    X(tcp, active_opens, "connect() calls that sent a SYN")                   \
+    X(tcp, passive_opens, "SYNs that made a SYN-RECEIVED entry")              \
+    X(tcp, established, "connections that reached ESTABLISHED")               \
+    X(tcp, syn_queue_full, "SYNs that found the SYN queue full")              \
+    X(tcp, accept_queue_full, "handshakes held: accept queue full")           \
+    X(tcp, drop_conn_limit, "refused: max_connections reached")               \
+    X(tcp, drop_no_memory, "refused: allocation failed")                      \
+    X(tcp, syncookies_sent, "SYN-ACKs carrying a SYN cookie")                 \
+    X(tcp, syncookies_valid, "ACKs with a valid SYN cookie")                  \
+    X(tcp, syncookies_invalid, "ACKs with a bad or stale SYN cookie")         \
+    X(tcp, drop_syn_no_cookie, "SYNs dropped: queue full, no cookies")        \
+    X(tcp, retransmits, "segments retransmitted")                             \
+    X(tcp, rto_expired, "retransmission timeouts")                            \
+    X(tcp, window_probes, "zero-window probes sent")                          \
+    X(tcp, timeout_aborts, "connections failed with ETIMEDOUT")               \
+    X(tcp, resets, "connections reset by the peer")                           \
+    X(tcp, rst_data_after_close, "RST sent: data after close")                \
+    X(tcp, rst_unread_close, "RST sent: closed with unread data")             \
+    X(tcp, time_wait_expired, "TIME-WAIT connections that ran out")           \
+    X(tcp, fin_wait_2_timeout, "orphaned FIN-WAIT-2 timed out")
 
 #define USTACK_STATS_UDP(X)                                                   \
     X(udp, rx, "UDP datagrams received")                                      \

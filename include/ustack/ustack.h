@@ -35,6 +35,38 @@ typedef void (*ustack_tap_fn)(void *ctx, enum ustack_dir dir, uint64_t now,
 /* Log sink for -v output; level 0 = errors, 1 = info, 2 = debug. */
 typedef void (*ustack_log_fn)(void *ctx, int level, const char *msg);
 
+/* TCP tunables (RFC 9293). Zero means "the default" in every field, so a
+ * zeroed struct works; ustack_config_init writes the defaults out. */
+struct ustack_tcp_config {
+    unsigned max_connections; /* connections at once, in every state, SYN-
+                                 RECEIVED and TIME-WAIT included; 0 = 16384 */
+    unsigned sndbuf;          /* default SO_SNDBUF in bytes; 0 = 256 KiB */
+    unsigned rcvbuf;          /* default SO_RCVBUF in bytes; 0 = 256 KiB */
+    unsigned buf_max;         /* largest SO_SNDBUF/SO_RCVBUF; 0 = 4 MiB */
+    unsigned syn_backlog;     /* SYN-RECEIVED connections per listener; past
+                                 it SYNs get cookies; 0 = 256 */
+    unsigned backlog_max;     /* cap on listen()'s backlog; 0 = 4096 */
+    unsigned msl_ms;          /* Maximum Segment Lifetime: TIME-WAIT lasts
+                                 2*MSL (RFC 9293 §3.4.2); 0 = 30000 */
+    unsigned fin_wait_2_ms;   /* how long a closed (orphaned) connection may
+                                 wait in FIN-WAIT-2 for the peer's FIN;
+                                 0 = 60000 */
+    unsigned rto_initial_ms;  /* RFC 6298 §2.1; 0 = 1000 */
+    unsigned rto_min_ms;      /* lower bound on the RTO; 0 = 200 (RFC 6298
+                                 §2.4 says 1 s: see src/tcp/tcp_timer.c) */
+    unsigned rto_max_ms;      /* upper bound on the RTO; 0 = 60000 */
+    unsigned syn_retries;     /* SYN or SYN-ACK retransmissions before the
+                                 attempt fails (ETIMEDOUT); 0 = 5 */
+    unsigned data_retries;    /* retransmissions of one data or FIN segment,
+                                 or unanswered window probes, before the
+                                 connection fails (ETIMEDOUT); 0 = 12 */
+    unsigned challenge_ack_burst; /* RFC 5961 §7 challenge ACKs per
+                                     connection: burst (0 = 10) and */
+    unsigned challenge_ack_rate;  /* sustained rate per second (0 = 10) */
+    bool syncookies_off;      /* drop SYNs instead of answering with SYN
+                                 cookies when a SYN queue is full */
+};
+
 struct ustack_config {
     uint32_t addr;          /* our IPv4 address, host byte order (required) */
     uint32_t netmask;       /* host byte order; 0 means /32 point-to-point */
@@ -52,6 +84,8 @@ struct ustack_config {
     /* Size of the socket table: the most sockets open at once (descriptors
      * are 0 .. max_sockets-1). Allocated once. 0 = 16384. */
     unsigned max_sockets;
+
+    struct ustack_tcp_config tcp; /* TCP tunables, see above */
 
     /* 32 bytes of secret for ISNs and SYN cookies (RFC 6528). When
      * has_secret is false, ustack_new draws one from getrandom(). Tests set

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "net/ipv4.h"
+#include "tcp/tcp.h"
 
 #define DEFAULT_PBUF_COUNT 256
 #define DEFAULT_TTL 64
@@ -24,6 +25,7 @@ void ustack_config_init(struct ustack_config *cfg)
     cfg->pbuf_count = DEFAULT_PBUF_COUNT;
     cfg->icmp_error_burst = DEFAULT_ICMP_BURST;
     cfg->icmp_error_rate = DEFAULT_ICMP_RATE;
+    tcp_config_defaults(&cfg->tcp);
 }
 
 /* Zero fields mean "default", so a zeroed config works as well. */
@@ -37,6 +39,7 @@ static void apply_defaults(struct ustack_config *cfg)
         cfg->icmp_error_burst = DEFAULT_ICMP_BURST;
     if (!cfg->icmp_error_rate)
         cfg->icmp_error_rate = DEFAULT_ICMP_RATE;
+    tcp_config_defaults(&cfg->tcp);
 }
 
 static int fill_secret(struct ustack_config *cfg)
@@ -78,6 +81,8 @@ struct ustack *ustack_new(const struct ustack_config *cfg,
     st->ip_id = (uint16_t)(st->cfg.secret[0] << 8 | st->cfg.secret[1]);
     ratelimit_init(&st->icmp_errors, st->cfg.icmp_error_burst,
                    st->cfg.icmp_error_rate, now);
+    if (tcp_init(st) < 0)
+        goto fail;
     return st;
 fail:
     ustack_free(st);
@@ -88,6 +93,7 @@ void ustack_free(struct ustack *st)
 {
     if (!st)
         return;
+    tcp_destroy(st);
     pbuf_pool_destroy(&st->pool);
     free(st);
 }
@@ -134,6 +140,9 @@ uint64_t ustack_timer(struct ustack *st, uint64_t now)
     advance_time(st, now);
     uint64_t next = USTACK_NEVER;
     /* Each layer with timers reports its next deadline here. */
+    uint64_t tcp_next = tcp_timer(st, st->now);
+    if (tcp_next < next)
+        next = tcp_next;
     return next;
 }
 

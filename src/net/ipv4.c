@@ -20,6 +20,7 @@
 #include "core/checksum.h"
 #include "core/stack.h"
 #include "net/icmp.h"
+#include "tcp/tcp.h"
 
 /* Header field offsets (RFC 791 §3.1). */
 #define IP4_OFF_VER_IHL 0
@@ -205,6 +206,7 @@ void ip4_input(struct ustack *st, const uint8_t *pkt, size_t len)
     /* The demultiplexer: one line per protocol that has a handler. */
     switch (rx.proto) {
     case IP_PROTO_ICMP: icmp4_input(st, &rx); break;
+    case IP_PROTO_TCP: tcp_input(st, &rx); break;
     default:
         no_protocol_handler(st, &rx);
         return;

@@ -79,4 +79,17 @@ void tcp_remote_addr(const struct tcp_conn *c, uint32_t *addr, uint16_t *port);
 int tcp_setopt(struct ustack *st, struct tcp_conn *c, int opt, int value);
 int tcp_getopt(const struct tcp_conn *c, int opt, int *value);
 
+/* ---- Additions beyond the socket layer's needs ---------------------------- */
+
+struct ustack_tcp_config;
+
+/* Fill the zero fields of cfg with their defaults (ustack_config_init and
+ * ustack_new call it). */
+void tcp_config_defaults(struct ustack_tcp_config *cfg);
+
+/* Test hook: the next connection (active or passive, not a SYN cookie)
+ * gets iss as its initial send sequence number instead of the RFC 6528
+ * value, so tests can put sequence numbers near the 2^32 wrap. */
+void tcp_debug_set_next_iss(struct ustack *st, uint32_t iss);
+
 #endif

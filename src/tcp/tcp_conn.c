@@ -1,0 +1,486 @@
+/*
+ * Connection blocks and the tables that find them.
+ *
+ *  - conn_hash: synchronized and half-open connections by four-tuple. The
+ *    bucket is a keyed hash (SipHash) of the tuple, so a remote host cannot
+ *    choose addresses and ports that all land in one bucket.
+ *  - listen_hash: listeners by local port; an exact local address wins over
+ *    the wildcard (0).
+ *  - bind_hash: every connection that holds a local port, for bind()'s
+ *    conflict check and for choosing ephemeral ports.
+ *  - all: every block, for teardown and for the connection listing.
+ *
+ * Every list is doubly linked through a pointer to the previous link
+ * (pprev), so removal is O(1) without knowing the bucket.
+ */
+#include "tcp/tcp_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bytes.h"
+
+/* ---- Configuration -------------------------------------------------------- */
+
+#define KIB 1024u
+#define DEFAULT_MAX_CONNECTIONS 16384
+#define DEFAULT_BUF (256 * KIB)
+#define DEFAULT_BUF_MAX (4096 * KIB)
+#define DEFAULT_SYN_BACKLOG 256
+#define DEFAULT_BACKLOG_MAX 4096
+#define DEFAULT_MSL_MS 30000
+#define DEFAULT_FIN_WAIT_2_MS 60000
+#define DEFAULT_RTO_INITIAL_MS 1000 /* RFC 6298 §2.1 */
+#define DEFAULT_RTO_MIN_MS 200      /* see tcp_timer.c */
+#define DEFAULT_RTO_MAX_MS 60000    /* RFC 6298 §2.5 allows a maximum >= 60 s */
+#define DEFAULT_SYN_RETRIES 5
+#define DEFAULT_DATA_RETRIES 12
+#define DEFAULT_CHALLENGE_BURST 10
+#define DEFAULT_CHALLENGE_RATE 10
+
+static void default_unsigned(unsigned *v, unsigned def)
+{
+    if (*v == 0)
+        *v = def;
+}
+
+void tcp_config_defaults(struct ustack_tcp_config *cfg)
+{
+    default_unsigned(&cfg->max_connections, DEFAULT_MAX_CONNECTIONS);
+    default_unsigned(&cfg->sndbuf, DEFAULT_BUF);
+    default_unsigned(&cfg->rcvbuf, DEFAULT_BUF);
+    default_unsigned(&cfg->buf_max, DEFAULT_BUF_MAX);
+    default_unsigned(&cfg->syn_backlog, DEFAULT_SYN_BACKLOG);
+    default_unsigned(&cfg->backlog_max, DEFAULT_BACKLOG_MAX);
+    default_unsigned(&cfg->msl_ms, DEFAULT_MSL_MS);
+    default_unsigned(&cfg->fin_wait_2_ms, DEFAULT_FIN_WAIT_2_MS);
+    default_unsigned(&cfg->rto_initial_ms, DEFAULT_RTO_INITIAL_MS);
+    default_unsigned(&cfg->rto_min_ms, DEFAULT_RTO_MIN_MS);
+    default_unsigned(&cfg->rto_max_ms, DEFAULT_RTO_MAX_MS);
+    default_unsigned(&cfg->syn_retries, DEFAULT_SYN_RETRIES);
+    default_unsigned(&cfg->data_retries, DEFAULT_DATA_RETRIES);
+    default_unsigned(&cfg->challenge_ack_burst, DEFAULT_CHALLENGE_BURST);
+    default_unsigned(&cfg->challenge_ack_rate, DEFAULT_CHALLENGE_RATE);
+    /* Keep the values consistent whatever the caller wrote. */
+    if (cfg->sndbuf > cfg->buf_max)
+        cfg->sndbuf = cfg->buf_max;
+    if (cfg->rcvbuf > cfg->buf_max)
+        cfg->rcvbuf = cfg->buf_max;
+    if (cfg->rto_min_ms > cfg->rto_max_ms)
+        cfg->rto_min_ms = cfg->rto_max_ms;
+    if (cfg->max_connections > (1u << 24))
+        cfg->max_connections = 1u << 24;
+}
+
+/* ---- Setup and teardown --------------------------------------------------- */
+
+/* Separate keys for separate purposes, all from the one 32-byte secret: a
+ * SipHash keyed with the first half, over the second half and a label. */
+static struct siphash_key derive_key(const uint8_t secret[32], uint8_t label)
+{
+    struct siphash_key k = siphash_key_from_bytes(secret);
+    uint8_t msg[18];
+    memcpy(msg, secret + 16, 16);
+    msg[16] = label;
+    msg[17] = 0;
+    uint64_t k0 = siphash24(&k, msg, sizeof(msg));
+    msg[17] = 1;
+    uint64_t k1 = siphash24(&k, msg, sizeof(msg));
+    struct siphash_key out = {k0, k1};
+    return out;
+}
+
+static uint32_t round_up_pow2(uint32_t n)
+{
+    uint32_t p = 1;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+int tcp_init(struct ustack *st)
+{
+    struct tcp_state *t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    st->tcp = t;
+    tcp_config_defaults(&st->cfg.tcp);
+    uint32_t buckets = round_up_pow2(st->cfg.tcp.max_connections);
+    t->conn_hash = calloc(buckets, sizeof(*t->conn_hash));
+    t->conn_hash_mask = buckets - 1;
+    t->listen_hash = calloc(TCP_LISTEN_BUCKETS, sizeof(*t->listen_hash));
+    t->bind_hash = calloc(TCP_BIND_BUCKETS, sizeof(*t->bind_hash));
+    if (!t->conn_hash || !t->listen_hash || !t->bind_hash ||
+        timer_heap_init(&t->timers, st->cfg.tcp.max_connections) < 0) {
+        tcp_destroy(st);
+        return -ENOMEM;
+    }
+    t->table_key = derive_key(st->cfg.secret, 'H');
+    t->isn_key = derive_key(st->cfg.secret, 'I');
+    t->cookie_key = derive_key(st->cfg.secret, 'C');
+    /* Start the ephemeral port search somewhere unpredictable. */
+    t->next_ephemeral = (uint16_t)t->table_key.k1;
+    return 0;
+}
+
+void tcp_destroy(struct ustack *st)
+{
+    struct tcp_state *t = st->tcp;
+    if (!t)
+        return;
+    while (t->all)
+        tcp_conn_destroy(st, t->all);
+    free(t->conn_hash);
+    free(t->listen_hash);
+    free(t->bind_hash);
+    timer_heap_destroy(&t->timers);
+    free(t);
+    st->tcp = NULL;
+}
+
+/* ---- State ------------------------------------------------------------------ */
+
+const char *tcp_state_name(enum tcp_conn_state s)
+{
+    static const char *const names[] = {
+        [TCP_CLOSED] = "CLOSED",           [TCP_LISTEN] = "LISTEN",
+        [TCP_SYN_SENT] = "SYN-SENT",       [TCP_SYN_RECEIVED] = "SYN-RECEIVED",
+        [TCP_ESTABLISHED] = "ESTABLISHED", [TCP_FIN_WAIT_1] = "FIN-WAIT-1",
+        [TCP_FIN_WAIT_2] = "FIN-WAIT-2",   [TCP_CLOSE_WAIT] = "CLOSE-WAIT",
+        [TCP_CLOSING] = "CLOSING",         [TCP_LAST_ACK] = "LAST-ACK",
+        [TCP_TIME_WAIT] = "TIME-WAIT",
+    };
+    return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+void tcp_set_state(struct ustack *st, struct tcp_conn *c, enum tcp_conn_state s)
+{
+    stack_log(st, LOG_DEBUG, "tcp %u->%u: %s -> %s", c->local_port,
+              c->remote_port, tcp_state_name(c->state), tcp_state_name(s));
+    if (s == TCP_ESTABLISHED)
+        STAT_INC(st, tcp_established);
+    if (s != TCP_CLOSED)
+        c->opened = true;
+    c->state = s;
+}
+
+void tcp_notify(struct ustack *st, struct tcp_conn *c)
+{
+    if (st->sock_notify && c->owner)
+        st->sock_notify(st, c->owner);
+}
+
+/* ---- Allocation ------------------------------------------------------------- */
+
+struct tcp_conn *tcp_conn_alloc(struct ustack *st)
+{
+    struct tcp_state *t = st->tcp;
+    if (t->conn_count >= st->cfg.tcp.max_connections) {
+        STAT_INC(st, tcp_drop_conn_limit);
+        return NULL;
+    }
+    struct tcp_conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        STAT_INC(st, tcp_drop_no_memory);
+        return NULL;
+    }
+    c->state = TCP_CLOSED;
+    c->sndbuf_size = st->cfg.tcp.sndbuf;
+    c->rcvbuf_size = st->cfg.tcp.rcvbuf;
+    c->rcv_mss = tcp_local_mss(st);
+    c->snd_mss = TCP_DEFAULT_MSS;
+    ratelimit_init(&c->challenge, st->cfg.tcp.challenge_ack_burst,
+                   st->cfg.tcp.challenge_ack_rate, st->now);
+    tcp_rtt_init(st, c);
+    /* Link into the list of every connection. */
+    c->all_next = t->all;
+    if (t->all)
+        t->all->all_pprev = &c->all_next;
+    c->all_pprev = &t->all;
+    t->all = c;
+    t->conn_count++;
+    return c;
+}
+
+struct tcp_conn *tcp_conn_create(struct ustack *st)
+{
+    return tcp_conn_alloc(st);
+}
+
+int tcp_conn_alloc_buffers(struct tcp_conn *c)
+{
+    if (!c->sndbuf.buf && ringbuf_alloc(&c->sndbuf, c->sndbuf_size) < 0)
+        return -ENOMEM;
+    if (!c->rcvbuf.buf && ringbuf_alloc(&c->rcvbuf, c->rcvbuf_size) < 0) {
+        ringbuf_release(&c->sndbuf);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void tcp_conn_release_buffers(struct tcp_conn *c)
+{
+    ringbuf_release(&c->sndbuf);
+    ringbuf_release(&c->rcvbuf);
+}
+
+/* Remove c from a pprev-linked list (no-op if it is not on it). */
+#define LIST_UNLINK(c, next, pprev)                                           \
+    do {                                                                      \
+        if ((c)->pprev) {                                                     \
+            *(c)->pprev = (c)->next;                                          \
+            if ((c)->next)                                                    \
+                (c)->next->pprev = (c)->pprev;                                \
+            (c)->next = NULL;                                                 \
+            (c)->pprev = NULL;                                                \
+        }                                                                     \
+    } while (0)
+
+#define LIST_PUSH(head, c, next, pprev)                                       \
+    do {                                                                      \
+        (c)->next = *(head);                                                  \
+        if (*(head))                                                          \
+            (*(head))->pprev = &(c)->next;                                    \
+        (c)->pprev = (head);                                                  \
+        *(head) = (c);                                                        \
+    } while (0)
+
+void tcp_conn_destroy(struct ustack *st, struct tcp_conn *c)
+{
+    struct tcp_state *t = st->tcp;
+    tcp_timer_stop_all(st, c);
+    LIST_UNLINK(c, hash_next, hash_pprev); /* four-tuple or listener table */
+    LIST_UNLINK(c, bind_next, bind_pprev);
+    LIST_UNLINK(c, all_next, all_pprev);
+    tcp_queue_remove(c);
+    tcp_conn_release_buffers(c);
+    t->conn_count--;
+    free(c);
+}
+
+/* ---- Closing ---------------------------------------------------------------- */
+
+void tcp_conn_closed(struct ustack *st, struct tcp_conn *c)
+{
+    tcp_timer_stop_all(st, c);
+    if (c->hashed) {
+        LIST_UNLINK(c, hash_next, hash_pprev);
+        c->hashed = false;
+    }
+    tcp_set_state(st, c, TCP_CLOSED);
+    if (c->listener) {
+        /* Never accepted: nobody else knows it. The listener's accept
+         * queue may have shrunk. */
+        struct tcp_conn *l = c->listener;
+        tcp_conn_destroy(st, c);
+        tcp_notify(st, l);
+        return;
+    }
+    if (c->released) {
+        tcp_conn_destroy(st, c);
+        return;
+    }
+    /* The user still holds c: keep it, CLOSED, until tcp_close(). Data
+     * received before the end stays readable. */
+    ringbuf_release(&c->sndbuf);
+    tcp_notify(st, c);
+}
+
+void tcp_conn_fail(struct ustack *st, struct tcp_conn *c, int err)
+{
+    if (err == ETIMEDOUT)
+        STAT_INC(st, tcp_timeout_aborts);
+    else
+        STAT_INC(st, tcp_resets);
+    c->fail = err;
+    c->error = err;
+    tcp_conn_closed(st, c);
+}
+
+/* ---- The four-tuple table ---------------------------------------------------- */
+
+static struct tcp_conn **conn_bucket(struct tcp_state *t, uint32_t laddr,
+                                     uint16_t lport, uint32_t raddr,
+                                     uint16_t rport)
+{
+    uint8_t tuple[12];
+    put_be32(tuple, laddr);
+    put_be16(tuple + 4, lport);
+    put_be32(tuple + 6, raddr);
+    put_be16(tuple + 10, rport);
+    uint64_t h = siphash24(&t->table_key, tuple, sizeof(tuple));
+    return &t->conn_hash[h & t->conn_hash_mask];
+}
+
+struct tcp_conn *tcp_conn_lookup(struct ustack *st, uint32_t laddr,
+                                 uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+    struct tcp_conn *c = *conn_bucket(st->tcp, laddr, lport, raddr, rport);
+    for (; c; c = c->hash_next)
+        if (c->local_port == lport && c->remote_port == rport &&
+            c->local_addr == laddr && c->remote_addr == raddr)
+            return c;
+    return NULL;
+}
+
+void tcp_conn_hash_insert(struct ustack *st, struct tcp_conn *c)
+{
+    struct tcp_conn **b = conn_bucket(st->tcp, c->local_addr, c->local_port,
+                                      c->remote_addr, c->remote_port);
+    LIST_PUSH(b, c, hash_next, hash_pprev);
+    c->hashed = true;
+}
+
+/* ---- Listeners ---------------------------------------------------------------- */
+
+struct tcp_conn *tcp_listener_lookup(struct ustack *st, uint32_t addr,
+                                     uint16_t port)
+{
+    struct tcp_conn *wild = NULL;
+    struct tcp_conn *l = st->tcp->listen_hash[port % TCP_LISTEN_BUCKETS];
+    for (; l; l = l->hash_next) {
+        if (l->local_port != port)
+            continue;
+        if (l->local_addr == addr)
+            return l;
+        if (l->local_addr == 0)
+            wild = l;
+    }
+    return wild;
+}
+
+/* Would l listen on an address and port another listener has? */
+bool tcp_listener_conflict(struct ustack *st, const struct tcp_conn *l)
+{
+    struct tcp_conn *o = st->tcp->listen_hash[l->local_port % TCP_LISTEN_BUCKETS];
+    for (; o; o = o->hash_next)
+        if (o != l && o->local_port == l->local_port &&
+            (o->local_addr == 0 || l->local_addr == 0 ||
+             o->local_addr == l->local_addr))
+            return true;
+    return false;
+}
+
+void tcp_listener_insert(struct ustack *st, struct tcp_conn *l)
+{
+    LIST_PUSH(&st->tcp->listen_hash[l->local_port % TCP_LISTEN_BUCKETS], l,
+              hash_next, hash_pprev);
+}
+
+/* ---- Local ports --------------------------------------------------------------- */
+
+/* Does holder's claim on the port keep a new bind (addr, reuse) out?
+ * Without reuse, any holder with an overlapping address does. With reuse
+ * (SO_REUSEADDR), TIME-WAIT never does, and other connections only when
+ * they were bound without reuse or are listening: a restarted server can
+ * take its port back while its old connections finish. */
+static bool port_conflict(const struct tcp_conn *holder, uint32_t addr,
+                          bool reuse)
+{
+    bool overlap = holder->local_addr == 0 || addr == 0 ||
+                   holder->local_addr == addr;
+    if (!overlap)
+        return false;
+    if (!reuse)
+        return true;
+    if (holder->state == TCP_TIME_WAIT)
+        return false;
+    return !holder->reuse || holder->state == TCP_LISTEN;
+}
+
+static bool port_available(struct ustack *st, uint16_t port, uint32_t addr,
+                           bool reuse)
+{
+    struct tcp_conn *h = st->tcp->bind_hash[port % TCP_BIND_BUCKETS];
+    for (; h; h = h->bind_next)
+        if (h->local_port == port && port_conflict(h, addr, reuse))
+            return false;
+    return true;
+}
+
+#define EPHEMERAL_FIRST 49152 /* RFC 6335 §6: the dynamic port range */
+#define EPHEMERAL_COUNT 16384
+
+/* Any port of the dynamic range that nobody holds at all, searched from a
+ * point that moves on with each use (RFC 6056 §3.3.2 in spirit: simple,
+ * and the start is unpredictable). 0 if all are taken. */
+static uint16_t pick_ephemeral(struct ustack *st, uint32_t addr)
+{
+    struct tcp_state *t = st->tcp;
+    for (unsigned i = 0; i < EPHEMERAL_COUNT; i++) {
+        uint16_t port = (uint16_t)(EPHEMERAL_FIRST + t->next_ephemeral++ % EPHEMERAL_COUNT);
+        if (port_available(st, port, addr, false))
+            return port;
+    }
+    return 0;
+}
+
+static void bind_insert(struct ustack *st, struct tcp_conn *c)
+{
+    LIST_PUSH(&st->tcp->bind_hash[c->local_port % TCP_BIND_BUCKETS], c,
+              bind_next, bind_pprev);
+    c->bound = true;
+}
+
+int tcp_port_bind(struct ustack *st, struct tcp_conn *c, uint32_t addr,
+                  uint16_t port, bool reuse)
+{
+    if (port == 0)
+        port = pick_ephemeral(st, addr);
+    else if (!port_available(st, port, addr, reuse))
+        port = 0;
+    if (port == 0)
+        return -EADDRINUSE;
+    c->local_addr = addr;
+    c->local_port = port;
+    c->reuse = reuse;
+    bind_insert(st, c);
+    return 0;
+}
+
+void tcp_port_bind_child(struct ustack *st, struct tcp_conn *c)
+{
+    bind_insert(st, c);
+}
+
+/* ---- Listener queues ----------------------------------------------------------- */
+
+void tcp_queue_push(struct tcp_queue *q, struct tcp_conn *c)
+{
+    c->q_next = NULL;
+    c->q_prev = q->tail;
+    if (q->tail)
+        q->tail->q_next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    q->len++;
+    c->queue = q;
+}
+
+void tcp_queue_remove(struct tcp_conn *c)
+{
+    struct tcp_queue *q = c->queue;
+    if (!q)
+        return;
+    if (c->q_prev)
+        c->q_prev->q_next = c->q_next;
+    else
+        q->head = c->q_next;
+    if (c->q_next)
+        c->q_next->q_prev = c->q_prev;
+    else
+        q->tail = c->q_prev;
+    c->q_prev = c->q_next = NULL;
+    c->queue = NULL;
+    q->len--;
+}
+
+struct tcp_conn *tcp_queue_pop(struct tcp_queue *q)
+{
+    struct tcp_conn *c = q->head;
+    if (c)
+        tcp_queue_remove(c);
+    return c;
+}

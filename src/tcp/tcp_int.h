@@ -1,0 +1,384 @@
+/*
+ * TCP internals shared by the files of src/tcp (RFC 9293).
+ *
+ * The files follow the RFC's own division:
+ *   tcp_input.c    §3.10.7   SEGMENT ARRIVES, step by step
+ *   tcp_user.c     §3.10.1-6 OPEN, SEND, RECEIVE, CLOSE, ABORT, STATUS
+ *   tcp_output.c   building and sending segments
+ *   tcp_timer.c    §3.10.8   timeouts; RFC 6298 retransmission timer
+ *   tcp_options.c  §3.2      options (MSS; room for the others)
+ *   tcp_conn.c     connection blocks, lookup tables, ports, listener queues
+ *   isn.c          RFC 6528  initial sequence numbers
+ *   syncookie.c    RFC 4987 §3.6 SYN cookies
+ *   tcp_info.c     the connection listing for observers
+ */
+#ifndef USTACK_TCP_TCP_INT_H
+#define USTACK_TCP_TCP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ratelimit.h"
+#include "core/ringbuf.h"
+#include "core/siphash.h"
+#include "core/stack.h"
+#include "core/timerheap.h"
+#include "tcp/seq.h"
+#include "tcp/tcp.h"
+
+/* ---- The wire format (RFC 9293 §3.1) ------------------------------------ */
+
+#define TCP_HDR_MIN 20 /* header without options */
+#define TCP_HDR_MAX 60 /* data offset is 4 bits of 32-bit words */
+
+/* Control bits. */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+
+/* The largest window a 16-bit field can carry: without window scaling
+ * (RFC 7323, a later issue) this caps what we advertise. */
+#define TCP_MAX_WINDOW 65535u
+
+/* RFC 9293 §3.7.1: the send MSS when the peer sends no MSS option. */
+#define TCP_DEFAULT_MSS 536
+/* Smallest peer MSS we honour: a peer asking for tiny segments would make
+ * us spend a packet per handful of bytes (a resource attack). */
+#define TCP_MIN_MSS 64
+
+/* Options seen in a segment (tcp_options.c). */
+struct tcp_opts {
+    bool has_mss;
+    uint16_t mss;
+    /* Window scale (RFC 7323 §2), timestamps (RFC 7323 §3) and SACK
+     * (RFC 2018) get their fields here when they are implemented. */
+};
+
+/* A received segment after parsing: the fields of the header by the names
+ * RFC 9293 §3.3.1 uses (SEG.SEQ, SEG.ACK, ...), and the text. Steps of the
+ * input path may trim it (seq, data, flags change; the header does not). */
+struct tcp_seg {
+    uint32_t src, dst;       /* IP source (remote) and destination (us) */
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint16_t wnd, up;
+    uint8_t flags;
+    struct tcp_opts opts;
+    const uint8_t *data;     /* the segment text */
+    uint32_t data_len;
+};
+
+/* SEG.LEN: the sequence space a segment occupies; SYN and FIN count. */
+static inline uint32_t seg_len(const struct tcp_seg *seg)
+{
+    return seg->data_len + !!(seg->flags & TCP_SYN) + !!(seg->flags & TCP_FIN);
+}
+
+/* ---- Connection state (RFC 9293 §3.3.2) --------------------------------- */
+
+enum tcp_conn_state {
+    TCP_CLOSED,
+    TCP_LISTEN,
+    TCP_SYN_SENT,
+    TCP_SYN_RECEIVED,
+    TCP_ESTABLISHED,
+    TCP_FIN_WAIT_1,
+    TCP_FIN_WAIT_2,
+    TCP_CLOSE_WAIT,
+    TCP_CLOSING,
+    TCP_LAST_ACK,
+    TCP_TIME_WAIT,
+};
+
+/* "CLOSED", "SYN-SENT", ... as the RFC spells them. */
+const char *tcp_state_name(enum tcp_conn_state s);
+
+/* Synchronized states: both sides know each other's ISN (RFC 9293 §3.5.2). */
+static inline bool tcp_synchronized(enum tcp_conn_state s)
+{
+    return s >= TCP_ESTABLISHED;
+}
+
+/* The timers one connection can have running. Each connection sits in the
+ * stack's timer heap once, at the earliest of its deadlines. */
+enum tcp_timer_kind {
+    TCP_TIMER_RTX,        /* retransmission: SYN, SYN-ACK, data, FIN */
+    TCP_TIMER_PERSIST,    /* zero-window probe (RFC 9293 §3.8.6.1) */
+    TCP_TIMER_TIME_WAIT,  /* 2*MSL in TIME-WAIT (§3.4.2) */
+    TCP_TIMER_FIN_WAIT_2, /* orphaned FIN-WAIT-2 gives up */
+    TCP_TIMER_COUNT
+};
+
+/* RFC 6298 retransmission timer state, in microseconds. */
+struct tcp_rtt {
+    uint32_t srtt;        /* smoothed round-trip time; 0 until measured */
+    uint32_t rttvar;      /* round-trip time variation */
+    uint32_t rto;         /* current retransmission timeout, backed off */
+    bool timing;          /* a segment is being timed (one at a time) */
+    uint32_t timed_seq;   /* ... its first sequence number */
+    uint64_t timed_at;    /* ... when it was sent */
+    uint8_t retries;      /* consecutive timeouts of the segment at SND.UNA */
+    bool syn_timed_out;   /* the SYN needed a retransmission (§5.7) */
+};
+
+/* A queue of connections waiting on a listener. */
+struct tcp_queue {
+    struct tcp_conn *head, *tail;
+    unsigned len;
+};
+
+/*
+ * The Transmission Control Block (RFC 9293 §3.3.1). The send and receive
+ * sequence variables carry the RFC's names: c->snd.una is SND.UNA.
+ *
+ *      1          2          3          4
+ * ----------|----------|----------|----------
+ *        SND.UNA    SND.NXT    SND.UNA
+ *                             +SND.WND
+ * 1 - old sequence numbers that have been acknowledged
+ * 2 - sequence numbers of unacknowledged data
+ * 3 - sequence numbers allowed for new data transmission
+ * 4 - future sequence numbers that are not yet allowed
+ */
+struct tcp_conn {
+    enum tcp_conn_state state;
+    uint32_t local_addr, remote_addr; /* host order; local 0 = any */
+    uint16_t local_port, remote_port;
+
+    struct {
+        uint32_t una; /* oldest unacknowledged sequence number */
+        uint32_t nxt; /* next sequence number to be sent */
+        uint32_t wnd; /* the window the peer offered */
+        uint32_t up;  /* urgent pointer (urgent data is not sent) */
+        uint32_t wl1; /* SEG.SEQ of the segment that last updated wnd */
+        uint32_t wl2; /* SEG.ACK of the segment that last updated wnd */
+        uint32_t iss; /* our initial sequence number */
+    } snd;
+    struct {
+        uint32_t nxt; /* next sequence number expected */
+        uint32_t wnd; /* window we advertised: RCV.NXT+RCV.WND is its edge */
+        uint32_t up;  /* urgent pointer */
+        uint32_t irs; /* the peer's initial sequence number */
+    } rcv;
+
+    /* Where output transmits next. Equal to snd.nxt except after a
+     * retransmission timeout, which pulls it back to snd.una (go-back-N);
+     * snd.nxt keeps the highest sequence number sent, which is what ACKs
+     * are checked against. */
+    uint32_t send_next;
+    uint32_t max_snd_wnd;   /* largest wnd seen: RFC 5961 §5.2 MAX.SND.WND */
+    uint32_t fin_seq;       /* sequence number of our FIN, once sent */
+    uint16_t snd_mss;       /* effective MSS for sending (§3.7.1) */
+    uint16_t rcv_mss;       /* the MSS we announced */
+
+    /* Buffers, allocated on reaching ESTABLISHED. The send ring holds the
+     * bytes from SND.UNA on (unacknowledged, then unsent); the receive ring
+     * holds bytes received in order and not yet read. */
+    struct ringbuf sndbuf, rcvbuf;
+    uint32_t sndbuf_size, rcvbuf_size;
+
+    struct tcp_rtt rtt;
+    uint8_t probes;                      /* unanswered zero-window probes */
+    uint8_t probe_backoff;               /* doublings of the probe interval */
+    uint64_t timer_at[TCP_TIMER_COUNT];  /* deadlines; 0 = not running */
+    struct heap_timer timer;             /* the earliest of timer_at[] */
+
+    bool passive;      /* came from a listener (a "passive OPEN") */
+    bool fin_pending;  /* CLOSE or SHUT_WR: FIN follows the queued data */
+    bool fin_sent;     /* our FIN went out (fin_seq is valid) */
+    bool fin_received; /* the peer's FIN arrived: end of stream */
+    bool rd_shutdown;  /* SHUT_RD: incoming data is discarded */
+    bool released;     /* the user called tcp_close: TCP frees c when done */
+    bool opened;       /* has left CLOSED once (no second OPEN) */
+    bool ack_pending;  /* an ACK must go out: output sends one if no data */
+    bool more_pending; /* the last send had USTACK_MSG_MORE */
+    bool nodelay, reuse, linger_zero, keepalive; /* socket options */
+    bool bound;        /* has a local port (in the bind table) */
+    bool hashed;       /* in the four-tuple table */
+
+    int error; /* pending error for SO_ERROR, cleared by reading */
+    int fail;  /* why the connection failed (ECONNRESET, ...), or 0 */
+
+    void *owner;                /* the socket layer's handle, or NULL */
+    struct ratelimit challenge; /* RFC 5961 §7 challenge ACK budget */
+
+    /* Listener data (LISTEN state only). */
+    struct {
+        struct tcp_queue syn_q;    /* SYN-RECEIVED children */
+        struct tcp_queue accept_q; /* ESTABLISHED, not yet accepted */
+        unsigned backlog;          /* accept queue bound */
+        uint64_t last_cookie;      /* when we last sent a SYN cookie */
+        bool cookies_used;         /* ... and whether we ever did */
+    } listen;
+    struct tcp_conn *listener;      /* parent, while in one of its queues */
+    struct tcp_queue *queue;        /* ... which queue */
+    struct tcp_conn *q_prev, *q_next;
+
+    /* Table links (tcp_conn.c). */
+    struct tcp_conn *hash_next, **hash_pprev; /* four-tuple or listener */
+    struct tcp_conn *bind_next, **bind_pprev; /* local port */
+    struct tcp_conn *all_next, **all_pprev;   /* every connection */
+
+    /* Statistics for ustack_tcp_connections(). */
+    uint64_t bytes_acked, bytes_received;
+    uint32_t retransmissions;
+};
+
+/* TCP's part of the stack (st->tcp). */
+struct tcp_state {
+    struct tcp_conn **conn_hash;   /* by four-tuple, keyed hash */
+    uint32_t conn_hash_mask;
+    struct tcp_conn **listen_hash; /* listeners by local port */
+    struct tcp_conn **bind_hash;   /* every bound connection by local port */
+    struct tcp_conn *all;          /* every connection block */
+    uint32_t conn_count;
+
+    struct siphash_key table_key;  /* bucket choice in conn_hash */
+    struct siphash_key isn_key;    /* RFC 6528 F() */
+    struct siphash_key cookie_key; /* SYN cookie MAC */
+
+    struct timer_heap timers;
+    uint16_t next_ephemeral;
+
+    bool debug_iss_set;            /* tcp_debug_set_next_iss() */
+    uint32_t debug_iss;
+};
+
+#define TCP_LISTEN_BUCKETS 256
+#define TCP_BIND_BUCKETS 1024
+
+/* ---- tcp_conn.c ---------------------------------------------------------- */
+
+struct tcp_conn *tcp_conn_alloc(struct ustack *st);
+/* Unlink c from every table, queue and timer and free it. */
+void tcp_conn_destroy(struct ustack *st, struct tcp_conn *c);
+void tcp_set_state(struct ustack *st, struct tcp_conn *c, enum tcp_conn_state s);
+/* "Enter the CLOSED state and delete the TCB": c leaves the tables; it is
+ * freed unless the user still holds it (then it stays, CLOSED, until
+ * tcp_close). */
+void tcp_conn_closed(struct ustack *st, struct tcp_conn *c);
+/* The connection failed with err (ECONNRESET, ECONNREFUSED, ETIMEDOUT):
+ * report it to the user and close. */
+void tcp_conn_fail(struct ustack *st, struct tcp_conn *c, int err);
+/* Allocate the send and receive rings. 0 or -ENOMEM. */
+int tcp_conn_alloc_buffers(struct tcp_conn *c);
+void tcp_conn_release_buffers(struct tcp_conn *c);
+/* Tell the socket layer that c's readiness may have changed. */
+void tcp_notify(struct ustack *st, struct tcp_conn *c);
+
+struct tcp_conn *tcp_conn_lookup(struct ustack *st, uint32_t laddr,
+                                 uint16_t lport, uint32_t raddr, uint16_t rport);
+void tcp_conn_hash_insert(struct ustack *st, struct tcp_conn *c);
+struct tcp_conn *tcp_listener_lookup(struct ustack *st, uint32_t addr,
+                                     uint16_t port);
+void tcp_listener_insert(struct ustack *st, struct tcp_conn *l);
+bool tcp_listener_conflict(struct ustack *st, const struct tcp_conn *l);
+/* Take a local port (0 = an ephemeral one). 0 or -EADDRINUSE. */
+int tcp_port_bind(struct ustack *st, struct tcp_conn *c, uint32_t addr,
+                  uint16_t port, bool reuse);
+/* Bind a child connection to its listener's port (no conflict check). */
+void tcp_port_bind_child(struct ustack *st, struct tcp_conn *c);
+
+void tcp_queue_push(struct tcp_queue *q, struct tcp_conn *c);
+/* Take c off whichever queue it is on (no-op if none). */
+void tcp_queue_remove(struct tcp_conn *c);
+struct tcp_conn *tcp_queue_pop(struct tcp_queue *q);
+
+/* ---- isn.c, syncookie.c --------------------------------------------------- */
+
+/* RFC 6528 ISN for the four-tuple at time now (never 0). */
+uint32_t tcp_isn(const struct tcp_state *t, uint32_t laddr, uint16_t lport,
+                 uint32_t raddr, uint16_t rport, uint64_t now);
+/* The ISS of a new connection: tcp_isn(), unless a test fixed it. */
+uint32_t tcp_select_iss(struct ustack *st, const struct tcp_conn *c);
+
+/* A SYN cookie to use as the ISS answering syn; *mss gets the MSS the
+ * cookie encodes (at most the peer's). */
+uint32_t syncookie_make(const struct tcp_state *t, const struct tcp_seg *syn,
+                        uint16_t peer_mss, uint64_t now, uint16_t *mss);
+/* Is ack (SEG.ACK - 1) a cookie we made recently for this four-tuple and
+ * the peer's ISN SEG.SEQ - 1? On success *mss gets the encoded MSS. */
+bool syncookie_check(const struct tcp_state *t, const struct tcp_seg *ack,
+                     uint64_t now, uint16_t *mss);
+/* How long a cookie stays valid at most, microseconds. */
+uint64_t syncookie_lifetime(void);
+
+/* ---- tcp_options.c -------------------------------------------------------- */
+
+/* Parse the options area; false if it is malformed (parsing stopped at
+ * the bad option; what came before is kept). */
+bool tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *out);
+/* Options for a SYN or SYN-ACK: returns their length (a multiple of 4,
+ * at most 40) written at p. */
+size_t tcp_write_syn_options(uint8_t *p, uint16_t mss);
+/* Our MSS for the link: MTU minus IPv4 and TCP headers (§3.7.1). */
+uint16_t tcp_local_mss(const struct ustack *st);
+/* The effective send MSS from the peer's option (536 when absent). */
+uint16_t tcp_effective_mss(const struct ustack *st, const struct tcp_opts *o);
+
+/* ---- tcp_output.c --------------------------------------------------------- */
+
+/* Send what the windows and the send buffer allow now (data, FIN), then an
+ * ACK if one is pending and nothing else carried it. */
+void tcp_output(struct ustack *st, struct tcp_conn *c);
+/* <SEQ=ISS><CTL=SYN>, or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> in
+ * SYN-RECEIVED, with our MSS option. */
+void tcp_send_syn(struct ustack *st, struct tcp_conn *c);
+/* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
+void tcp_send_ack(struct ustack *st, struct tcp_conn *c);
+/* An ACK to a suspicious segment, if the RFC 5961 §7 budget allows. */
+void tcp_send_challenge_ack(struct ustack *st, struct tcp_conn *c);
+/* <SEQ=SND.NXT><CTL=RST>: we abort a synchronized connection. */
+void tcp_send_rst(struct ustack *st, struct tcp_conn *c);
+/* A reset answering seg when there is no TCB for it or it is unacceptable
+ * in a non-synchronized state (§3.10.7.1): <SEQ=SEG.ACK><CTL=RST> if seg
+ * has ACK, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+void tcp_send_rst_reply(struct ustack *st, const struct tcp_seg *seg);
+/* A SYN-ACK for a SYN answered with a cookie: no TCB, everything from the
+ * SYN; ISS = the cookie, and our MSS option. */
+void tcp_send_synack_cookie(struct ustack *st, const struct tcp_seg *syn,
+                            uint32_t iss, uint16_t wnd);
+/* A zero-window probe (tcp_timer.c decides when). */
+void tcp_send_window_probe(struct ustack *st, struct tcp_conn *c);
+/* The window to advertise now; may open rcv.wnd (receiver SWS avoidance). */
+uint32_t tcp_rcv_window(struct tcp_conn *c);
+/* Sequence number of the first byte in the send ring. */
+uint32_t tcp_snd_data_seq(const struct tcp_conn *c);
+/* Has the peer acknowledged our FIN? */
+bool tcp_fin_acked(const struct tcp_conn *c);
+
+/* ---- tcp_timer.c ---------------------------------------------------------- */
+
+void tcp_timer_set(struct ustack *st, struct tcp_conn *c,
+                   enum tcp_timer_kind k, uint64_t when);
+void tcp_timer_stop(struct ustack *st, struct tcp_conn *c,
+                    enum tcp_timer_kind k);
+static inline bool tcp_timer_running(const struct tcp_conn *c,
+                                     enum tcp_timer_kind k)
+{
+    return c->timer_at[k] != 0;
+}
+void tcp_timer_stop_all(struct ustack *st, struct tcp_conn *c);
+/* Start the retransmission timer at the current RTO (RFC 6298 §5.1). */
+void tcp_rtx_timer_start(struct ustack *st, struct tcp_conn *c);
+/* Initialise RFC 6298 state for a new connection (RTO = initial RTO). */
+void tcp_rtt_init(struct ustack *st, struct tcp_conn *c);
+/* An ACK arrived that acknowledges new data up to ack: take an RTT sample
+ * if the timed segment is covered (Karn), reset the back-off, restart or
+ * stop the retransmission timer (RFC 6298 §5.2, §5.3). */
+void tcp_rtt_on_ack(struct ustack *st, struct tcp_conn *c, uint32_t ack);
+/* The handshake completed: RFC 6298 §5.7 (RTO of 3 s after a SYN
+ * timeout). */
+void tcp_rtt_handshake_done(struct ustack *st, struct tcp_conn *c);
+/* Start timing the segment starting at seq, if none is being timed. */
+void tcp_rtt_start(struct ustack *st, struct tcp_conn *c, uint32_t seq);
+/* Enter TIME-WAIT: stop other timers, run 2*MSL. */
+void tcp_enter_time_wait(struct ustack *st, struct tcp_conn *c);
+/* Arm or stop the persist timer for the current windows and queue. */
+void tcp_persist_update(struct ustack *st, struct tcp_conn *c);
+
+#endif

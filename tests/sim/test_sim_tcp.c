@@ -1,0 +1,350 @@
+/*
+ * TCP between two stacks over an in-memory link, driven through the calls
+ * of src/tcp/tcp.h (no socket layer), on a virtual clock.
+ *
+ * The "wire" is a memlink pair; this file moves the frames between the two
+ * stacks itself, so it can lose some of them (a seeded generator decides
+ * which: a failing run can be replayed) and delay them by a fixed one-way
+ * latency.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/bytes.h"
+#include "core/checksum.h"
+#include "core/stack.h"
+#include "tcp/tcp.h"
+#include "tcp/tcp_int.h"
+#include "test.h"
+#include "ustack/tcp_info.h"
+#include "ustack/ustack.h"
+
+#define ADDR_A 0x0a000001u /* 10.0.0.1 */
+#define ADDR_B 0x0a000002u /* 10.0.0.2 */
+#define MS 1000ull
+#define SEC 1000000ull
+
+/* A frame on its way, delivered at `at`. */
+struct flight {
+    uint64_t at;
+    int to; /* 0: stack a, 1: stack b */
+    size_t len;
+    uint8_t data[1600];
+};
+
+struct net {
+    struct ustack *st[2];
+    struct ustack_link *link[2];
+    uint64_t now;
+    uint64_t latency;   /* one way */
+    unsigned loss_ppm;  /* frames lost, per million */
+    uint64_t rng;
+    struct flight *queue; /* frames in flight, in delivery order */
+    size_t queued, cap;
+    unsigned long lost, delivered;
+};
+
+static uint32_t rnd(struct net *n)
+{
+    /* xorshift64*: small, seedable, good enough to pick lost frames. */
+    n->rng ^= n->rng >> 12;
+    n->rng ^= n->rng << 25;
+    n->rng ^= n->rng >> 27;
+    return (uint32_t)((n->rng * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+static struct ustack *make_stack(uint32_t addr, struct ustack_link *link,
+                                 uint8_t secret_byte)
+{
+    struct ustack_config cfg;
+    ustack_config_init(&cfg);
+    cfg.addr = addr;
+    cfg.netmask = 0xffffff00u;
+    cfg.pbuf_count = 512;
+    cfg.has_secret = true;
+    memset(cfg.secret, secret_byte, sizeof(cfg.secret));
+    cfg.tcp.msl_ms = 1000; /* TIME-WAIT: 2 s of virtual time */
+    return ustack_new(&cfg, link, 0);
+}
+
+static int net_init(struct net *n, uint64_t latency, unsigned loss_ppm,
+                    uint64_t seed)
+{
+    memset(n, 0, sizeof(*n));
+    n->latency = latency;
+    n->loss_ppm = loss_ppm;
+    n->rng = seed ? seed : 1;
+    n->cap = 4096;
+    n->queue = calloc(n->cap, sizeof(*n->queue));
+    if (!n->queue)
+        return -1;
+    if (ustack_memlink_pair(USTACK_LINK_IP, 1500, 1024, &n->link[0], &n->link[1]) < 0)
+        return -1;
+    n->st[0] = make_stack(ADDR_A, n->link[0], 0xa1);
+    n->st[1] = make_stack(ADDR_B, n->link[1], 0xb2);
+    return n->st[0] && n->st[1] ? 0 : -1;
+}
+
+static void net_free(struct net *n)
+{
+    ustack_free(n->st[0]);
+    ustack_free(n->st[1]);
+    ustack_link_close(n->link[0]);
+    ustack_link_close(n->link[1]);
+    free(n->queue);
+}
+
+/* Take what each stack sent off its link and put it in flight. */
+static void collect(struct net *n)
+{
+    for (int from = 0; from < 2; from++) {
+        struct flight f;
+        ssize_t len;
+        /* What stack `from` sent is received on the other end's link. */
+        while ((len = ustack_link_recv(n->link[1 - from], f.data, sizeof(f.data))) > 0) {
+            if (n->loss_ppm && rnd(n) % 1000000u < n->loss_ppm) {
+                n->lost++;
+                continue;
+            }
+            if (n->queued == n->cap)
+                continue; /* the wire is full: a loss */
+            f.at = n->now + n->latency;
+            f.to = 1 - from;
+            f.len = (size_t)len;
+            n->queue[n->queued++] = f;
+        }
+    }
+}
+
+/* Deliver every frame due by now (in order). */
+static bool deliver_due(struct net *n)
+{
+    size_t i = 0;
+    while (i < n->queued && n->queue[i].at <= n->now)
+        i++;
+    if (i == 0)
+        return false;
+    for (size_t k = 0; k < i; k++) {
+        n->delivered++;
+        ustack_input(n->st[n->queue[k].to], n->queue[k].data, n->queue[k].len, n->now);
+    }
+    memmove(n->queue, n->queue + i, (n->queued - i) * sizeof(*n->queue));
+    n->queued -= i;
+    return true;
+}
+
+/* Run both stacks at the current time until nothing more happens now. */
+static void settle(struct net *n)
+{
+    for (int round = 0; round < 100000; round++) {
+        ustack_timer(n->st[0], n->now);
+        ustack_timer(n->st[1], n->now);
+        collect(n);
+        if (!deliver_due(n))
+            break;
+    }
+    collect(n);
+}
+
+/* The next moment anything is due: a frame or a timer. */
+static uint64_t next_event(struct net *n)
+{
+    uint64_t t = USTACK_NEVER;
+    if (n->queued)
+        t = n->queue[0].at;
+    for (int i = 0; i < 2; i++) {
+        uint64_t d = ustack_timer(n->st[i], n->now);
+        if (d < t)
+            t = d;
+    }
+    return t;
+}
+
+/* Advance virtual time event by event, calling step() after each, until
+ * step returns true or `limit` microseconds pass. */
+static bool run(struct net *n, bool (*step)(struct net *, void *), void *ctx,
+                uint64_t limit)
+{
+    uint64_t end = n->now + limit;
+    for (;;) {
+        settle(n);
+        if (step && step(n, ctx))
+            return true;
+        settle(n);
+        uint64_t t = next_event(n);
+        if (t == USTACK_NEVER || t > end) {
+            n->now = end;
+            settle(n);
+            return step ? step(n, ctx) : true;
+        }
+        n->now = t > n->now ? t : n->now;
+    }
+}
+
+static void run_for(struct net *n, uint64_t dt)
+{
+    run(n, NULL, NULL, dt);
+}
+
+/* ---- Connection setup helpers --------------------------------------------- */
+
+struct pair {
+    struct tcp_conn *client, *server, *listener;
+};
+
+static bool accepted(struct net *n, void *ctx)
+{
+    struct pair *p = ctx;
+    if (!p->server)
+        p->server = tcp_accept(n->st[1], p->listener);
+    return p->server && tcp_events(p->client) & 0x2 /* WRITABLE */;
+}
+
+/* Listen on b:port, connect from a, accept. */
+static bool open_pair(struct net *n, struct pair *p, uint16_t port)
+{
+    memset(p, 0, sizeof(*p));
+    p->listener = tcp_conn_create(n->st[1]);
+    if (!p->listener || tcp_bind(n->st[1], p->listener, 0, port, false) != 0 ||
+        tcp_listen(n->st[1], p->listener, 16) != 0)
+        return false;
+    p->client = tcp_conn_create(n->st[0]);
+    if (!p->client || tcp_connect(n->st[0], p->client, ADDR_B, port) != -EINPROGRESS)
+        return false;
+    return run(n, accepted, p, 30 * SEC);
+}
+
+static const char *state_of(const struct tcp_conn *c)
+{
+    return tcp_state_name(c->state);
+}
+
+#define CHECK_STATE(c, name)                                                  \
+    do {                                                                      \
+        if (strcmp(state_of(c), name) != 0)                                   \
+            test_fail(__FILE__, __LINE__, "state %s, expected %s",           \
+                      state_of(c), name);                                     \
+    } while (0)
+
+TEST(sim_tcp_connect_accept)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 80));
+    CHECK_STATE(p.client, "ESTABLISHED");
+    CHECK_STATE(p.server, "ESTABLISHED");
+    uint32_t addr;
+    uint16_t port;
+    tcp_remote_addr(p.server, &addr, &port);
+    CHECK_EQ(addr, ADDR_A);
+    tcp_local_addr(p.client, &addr, &port);
+    CHECK(port >= 49152);
+    CHECK_EQ(n.st[1]->stats.tcp_passive_opens, 1);
+    CHECK_EQ(n.st[0]->stats.tcp_active_opens, 1);
+    /* One round trip measured on each side: SRTT = 10 ms. */
+    CHECK_EQ(p.client->rtt.srtt, 10 * MS);
+    tcp_close(n.st[0], p.client);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    net_free(&n);
+}
+
+/* ---- Bulk transfer ----------------------------------------------------------- */
+
+/* Byte i of a stream: a pattern that catches reordering and duplication. */
+static uint8_t pattern(uint64_t i, unsigned salt)
+{
+    return (uint8_t)((i * 2654435761u + salt) >> 13);
+}
+
+struct stream {
+    struct tcp_conn *from, *to;
+    struct ustack *st_from, *st_to;
+    uint64_t total, sent, received;
+    unsigned salt;
+    bool bad;
+};
+
+static void stream_pump(struct stream *s)
+{
+    uint8_t buf[4096];
+    while (s->sent < s->total) {
+        size_t len = sizeof(buf);
+        if (len > s->total - s->sent)
+            len = (size_t)(s->total - s->sent);
+        for (size_t i = 0; i < len; i++)
+            buf[i] = pattern(s->sent + i, s->salt);
+        ssize_t r = tcp_send(s->st_from, s->from, buf, len, 0);
+        if (r <= 0)
+            break;
+        s->sent += (uint64_t)r;
+    }
+    ssize_t r;
+    while ((r = tcp_recv(s->st_to, s->to, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] != pattern(s->received + (uint64_t)i, s->salt))
+                s->bad = true;
+        s->received += (uint64_t)r;
+    }
+}
+
+static bool streams_done(struct net *n, void *ctx)
+{
+    (void)n;
+    struct stream *s = ctx;
+    stream_pump(&s[0]);
+    stream_pump(&s[1]);
+    return s[0].received == s[0].total && s[1].received == s[1].total;
+}
+
+static void transfer_both_ways(struct net *n, struct pair *p, uint64_t bytes,
+                               uint64_t limit)
+{
+    struct stream s[2] = {
+        {p->client, p->server, n->st[0], n->st[1], bytes, 0, 0, 1, false},
+        {p->server, p->client, n->st[1], n->st[0], bytes, 0, 0, 2, false},
+    };
+    CHECK(run(n, streams_done, s, limit));
+    CHECK_EQ(s[0].received, bytes);
+    CHECK_EQ(s[1].received, bytes);
+    CHECK(!s[0].bad);
+    CHECK(!s[1].bad);
+}
+
+TEST(sim_tcp_transfer_1mib_both_ways)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 1 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 5001));
+    transfer_both_ways(&n, &p, 1024 * 1024, 120 * SEC);
+    run_for(&n, 1 * SEC); /* the last ACKs arrive */
+    CHECK_EQ(n.st[0]->stats.tcp_retransmits, 0);
+    CHECK_EQ(p.client->bytes_acked, 1024 * 1024);
+    tcp_close(n.st[0], p.client);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    net_free(&n);
+}
+
+TEST(sim_tcp_transfer_with_loss)
+{
+    const char *arg = test_arg(0);
+    uint64_t seed = arg ? strtoull(arg, NULL, 0) : 12345;
+    struct net n;
+    REQUIRE(net_init(&n, 2 * MS, 20000 /* 2% */, seed) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 5002));
+    transfer_both_ways(&n, &p, 1024 * 1024, 3600 * SEC);
+    CHECK(n.lost > 0);
+    CHECK(n.st[0]->stats.tcp_retransmits + n.st[1]->stats.tcp_retransmits > 0);
+    if (test_failed())
+        printf("    (replay: sim sim_tcp_transfer_with_loss %llu)\n",
+               (unsigned long long)seed);
+    tcp_close(n.st[0], p.client);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    net_free(&n);
+}
