@@ -8,6 +8,7 @@
  * latency.
  */
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #include "tcp/tcp.h"
 #include "tcp/tcp_int.h"
 #include "test.h"
+#include "ustack/socket.h"
 #include "ustack/tcp_info.h"
 #include "ustack/ustack.h"
 
@@ -343,6 +345,303 @@ TEST(sim_tcp_transfer_with_loss)
     if (test_failed())
         printf("    (replay: sim sim_tcp_transfer_with_loss %llu)\n",
                (unsigned long long)seed);
+    tcp_close(n.st[0], p.client);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    net_free(&n);
+}
+
+/* ---- Sequence numbers across 2^32 -------------------------------------------- */
+
+TEST(sim_tcp_transfer_across_sequence_wrap)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 1 * MS, 0, 1) == 0);
+    /* Both sides start 100 KiB before the wrap, so 1 MiB crosses it. */
+    tcp_debug_set_next_iss(n.st[0], 0xffffffffu - 100000);
+    tcp_debug_set_next_iss(n.st[1], 0xfffffff0u);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 5003));
+    CHECK_EQ(p.client->snd.iss, 0xffffffffu - 100000);
+    CHECK_EQ(p.server->snd.iss, 0xfffffff0u);
+    transfer_both_ways(&n, &p, 1024 * 1024, 120 * SEC);
+    run_for(&n, 1 * SEC);
+    CHECK(seq_lt(p.client->snd.iss, 0x10) && p.client->snd.una < 0x80000000u);
+    CHECK_EQ(p.client->snd.una, p.client->snd.iss + 1 + 1024 * 1024);
+    CHECK_EQ(p.server->rcv.nxt, p.client->snd.una);
+    CHECK_EQ(n.st[0]->stats.tcp_drop_unacceptable + n.st[1]->stats.tcp_drop_unacceptable, 0);
+    tcp_close(n.st[0], p.client);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    net_free(&n);
+}
+
+/* ---- Closing, in every order ----------------------------------------------------- */
+
+static unsigned conns(struct net *n, int i)
+{
+    return n->st[i]->tcp->conn_count;
+}
+
+/* The side that closes first ends in TIME-WAIT for 2*MSL (2 s here); the
+ * other goes through CLOSE-WAIT and LAST-ACK and is freed at once. */
+TEST(sim_tcp_close_client_first)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 7));
+    tcp_close(n.st[1], p.listener);
+    struct tcp_conn *client = p.client; /* freed by TCP later: look, don't keep */
+    tcp_shutdown(n.st[0], client, SHUT_WR);
+    run_for(&n, 100 * MS);
+    CHECK_STATE(client, "FIN-WAIT-2");
+    CHECK_STATE(p.server, "CLOSE-WAIT");
+    uint8_t buf[16];
+    CHECK_EQ(tcp_recv(n.st[1], p.server, buf, sizeof(buf)), 0); /* EOF */
+    CHECK(tcp_events(p.server) & 0x1);                            /* READABLE */
+    /* The server may still send in CLOSE-WAIT (half-close). */
+    CHECK_EQ(tcp_send(n.st[1], p.server, "bye", 3, 0), 3);
+    run_for(&n, 100 * MS);
+    CHECK_EQ(tcp_recv(n.st[0], client, buf, sizeof(buf)), 3);
+    CHECK_EQ(tcp_send(n.st[0], client, "x", 1, 0), -EPIPE);
+    tcp_close(n.st[0], client);
+    tcp_close(n.st[1], p.server);
+    CHECK_STATE(p.server, "LAST-ACK");
+    run_for(&n, 100 * MS);
+    CHECK_EQ(conns(&n, 1), 0); /* LAST-ACK -> CLOSED, freed */
+    CHECK_EQ(conns(&n, 0), 1); /* TIME-WAIT */
+    CHECK_STATE(n.st[0]->tcp->all, "TIME-WAIT");
+    run_for(&n, 1900 * MS);
+    CHECK_EQ(conns(&n, 0), 1); /* 2 MSL not over yet */
+    run_for(&n, 200 * MS);
+    CHECK_EQ(conns(&n, 0), 0);
+    CHECK_EQ(n.st[0]->stats.tcp_time_wait_expired, 1);
+    net_free(&n);
+}
+
+TEST(sim_tcp_close_server_first)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 7));
+    tcp_close(n.st[1], p.listener);
+    CHECK_EQ(tcp_send(n.st[1], p.server, "hello", 5, 0), 5);
+    tcp_close(n.st[1], p.server); /* data first, then FIN */
+    run_for(&n, 100 * MS);
+    uint8_t buf[16];
+    CHECK_EQ(tcp_recv(n.st[0], p.client, buf, sizeof(buf)), 5);
+    CHECK_MEM(buf, "hello", 5);
+    CHECK_EQ(tcp_recv(n.st[0], p.client, buf, sizeof(buf)), 0);
+    CHECK_STATE(p.client, "CLOSE-WAIT");
+    CHECK_STATE(n.st[1]->tcp->all, "FIN-WAIT-2");
+    tcp_close(n.st[0], p.client);
+    run_for(&n, 100 * MS);
+    CHECK_EQ(conns(&n, 0), 0);
+    CHECK_STATE(n.st[1]->tcp->all, "TIME-WAIT");
+    run_for(&n, 2100 * MS);
+    CHECK_EQ(conns(&n, 1), 0);
+    net_free(&n);
+}
+
+/* Both FINs cross on the wire: FIN-WAIT-1 -> CLOSING -> TIME-WAIT on both
+ * sides (RFC 9293 §3.6, figure 13). */
+TEST(sim_tcp_close_simultaneous)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 7));
+    tcp_close(n.st[1], p.listener);
+    struct tcp_conn *a = p.client, *b = p.server;
+    tcp_shutdown(n.st[0], a, SHUT_WR);
+    tcp_shutdown(n.st[1], b, SHUT_WR);
+    CHECK_STATE(a, "FIN-WAIT-1");
+    CHECK_STATE(b, "FIN-WAIT-1");
+    /* One-way delay 5 ms: at 5 ms each FIN arrives before its ACK. */
+    settle(&n);
+    n.now += 5 * MS;
+    settle(&n);
+    CHECK_STATE(a, "CLOSING");
+    CHECK_STATE(b, "CLOSING");
+    run_for(&n, 50 * MS);
+    CHECK_STATE(a, "TIME-WAIT");
+    CHECK_STATE(b, "TIME-WAIT");
+    tcp_close(n.st[0], a);
+    tcp_close(n.st[1], b);
+    run_for(&n, 2100 * MS);
+    CHECK_EQ(conns(&n, 0), 0);
+    CHECK_EQ(conns(&n, 1), 0);
+    net_free(&n);
+}
+
+/* The user keeps the block after the connection is over: it stays CLOSED,
+ * reads give EOF, until tcp_close. */
+TEST(sim_tcp_closed_block_stays_for_its_owner)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 7));
+    tcp_shutdown(n.st[0], p.client, SHUT_WR);
+    tcp_shutdown(n.st[1], p.server, SHUT_WR);
+    run_for(&n, 5 * SEC);
+    CHECK_STATE(p.client, "CLOSED");
+    CHECK_STATE(p.server, "CLOSED");
+    uint8_t buf[4];
+    CHECK_EQ(tcp_recv(n.st[0], p.client, buf, sizeof(buf)), 0);
+    CHECK(tcp_events(p.client) & 0x8); /* HUP */
+    CHECK_EQ(tcp_take_error(p.client), 0);
+    tcp_close(n.st[0], p.client);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    CHECK_EQ(conns(&n, 0), 0);
+    CHECK_EQ(conns(&n, 1), 0);
+    net_free(&n);
+}
+
+/* ---- Failures --------------------------------------------------------------------- */
+
+static bool failed_conn(struct net *n, void *ctx)
+{
+    (void)n;
+    return ((struct tcp_conn *)ctx)->fail != 0;
+}
+
+TEST(sim_tcp_connect_refused)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct tcp_conn *c = tcp_conn_create(n.st[0]);
+    REQUIRE(c);
+    CHECK_EQ(tcp_connect(n.st[0], c, ADDR_B, 9), -EINPROGRESS);
+    CHECK(run(&n, failed_conn, c, 1 * SEC));
+    CHECK_EQ(c->fail, ECONNREFUSED);
+    CHECK(tcp_events(c) & 0x4); /* ERROR */
+    CHECK_EQ(tcp_take_error(c), ECONNREFUSED);
+    CHECK_EQ(tcp_take_error(c), 0);
+    CHECK_EQ(n.st[1]->stats.tcp_rst_closed_port, 1);
+    CHECK_EQ(tcp_send(n.st[0], c, "x", 1, 0), -ECONNREFUSED);
+    tcp_close(n.st[0], c);
+    net_free(&n);
+}
+
+/* Every frame lost: the SYN is sent 1 + syn_retries times, with the RTO
+ * doubling from 1 s (1+2+4+8+16+32 = 63 s), then ETIMEDOUT. */
+TEST(sim_tcp_syn_timeout)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 1000000, 1) == 0);
+    struct tcp_conn *c = tcp_conn_create(n.st[0]);
+    REQUIRE(c);
+    CHECK_EQ(tcp_connect(n.st[0], c, ADDR_B, 80), -EINPROGRESS);
+    CHECK(!run(&n, failed_conn, c, 62 * SEC));
+    CHECK(run(&n, failed_conn, c, 2 * SEC));
+    CHECK_EQ(c->fail, ETIMEDOUT);
+    CHECK_EQ(n.st[0]->stats.tcp_retransmits, 5);
+    CHECK_EQ(n.st[0]->stats.tcp_timeout_aborts, 1);
+    tcp_close(n.st[0], c);
+    net_free(&n);
+}
+
+TEST(sim_tcp_data_timeout)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 80));
+    n.loss_ppm = 1000000; /* the path dies */
+    CHECK_EQ(tcp_send(n.st[0], p.client, "data", 4, 0), 4);
+    CHECK(run(&n, failed_conn, p.client, 3600 * SEC));
+    CHECK_EQ(p.client->fail, ETIMEDOUT);
+    CHECK_EQ(n.st[0]->stats.tcp_retransmits, 12);
+    uint8_t buf[4];
+    CHECK_EQ(tcp_recv(n.st[0], p.client, buf, 4), -ETIMEDOUT);
+    tcp_close(n.st[0], p.client);
+    net_free(&n);
+}
+
+/* Closing with unread data resets the connection (RFC 2525 §2.17). */
+TEST(sim_tcp_close_with_unread_data_resets)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 80));
+    CHECK_EQ(tcp_send(n.st[1], p.server, "unread", 6, 0), 6);
+    run_for(&n, 100 * MS);
+    tcp_close(n.st[0], p.client);
+    CHECK_EQ(n.st[0]->stats.tcp_rst_unread_close, 1);
+    CHECK(run(&n, failed_conn, p.server, 1 * SEC));
+    CHECK_EQ(p.server->fail, ECONNRESET);
+    uint8_t buf[8];
+    CHECK_EQ(tcp_recv(n.st[1], p.server, buf, sizeof(buf)), -ECONNRESET);
+    CHECK_EQ(tcp_send(n.st[1], p.server, "x", 1, 0), -ECONNRESET);
+    CHECK_EQ(conns(&n, 0), 0);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    net_free(&n);
+}
+
+/* ---- Flow control ---------------------------------------------------------------- */
+
+struct slow_reader {
+    struct stream s;
+    uint64_t resume_at;
+};
+
+static bool slow_reader_step(struct net *n, void *ctx)
+{
+    struct slow_reader *r = ctx;
+    if (n->now >= r->resume_at) {
+        stream_pump(&r->s);
+    } else {
+        /* Only send; the reader sleeps. */
+        uint64_t received = r->s.received;
+        struct tcp_conn *to = r->s.to;
+        r->s.to = NULL;
+        uint8_t buf[1024];
+        while (r->s.sent < r->s.total) {
+            for (size_t i = 0; i < sizeof(buf); i++)
+                buf[i] = pattern(r->s.sent + i, r->s.salt);
+            ssize_t k = tcp_send(r->s.st_from, r->s.from, buf, sizeof(buf), 0);
+            if (k <= 0)
+                break;
+            r->s.sent += (uint64_t)k;
+        }
+        r->s.to = to;
+        r->s.received = received;
+    }
+    return r->s.received == r->s.total;
+}
+
+/* A receiver with a 4 KiB buffer that stops reading for 10 s: the window
+ * closes, the sender probes it (persist timer), and the transfer finishes
+ * byte-exact once the reader resumes. */
+TEST(sim_tcp_zero_window_probe)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    memset(&p, 0, sizeof(p));
+    p.listener = tcp_conn_create(n.st[1]);
+    REQUIRE(p.listener);
+    CHECK_EQ(tcp_setopt(n.st[1], p.listener, USTACK_SO_RCVBUF, 4096), 0);
+    REQUIRE(tcp_bind(n.st[1], p.listener, 0, 80, false) == 0);
+    REQUIRE(tcp_listen(n.st[1], p.listener, 4) == 0);
+    p.client = tcp_conn_create(n.st[0]);
+    REQUIRE(tcp_connect(n.st[0], p.client, ADDR_B, 80) == -EINPROGRESS);
+    REQUIRE(run(&n, accepted, &p, 5 * SEC));
+    struct slow_reader r = {
+        {p.client, p.server, n.st[0], n.st[1], 64 * 1024, 0, 0, 7, false},
+        n.now + 10 * SEC,
+    };
+    CHECK(run(&n, slow_reader_step, &r, 120 * SEC));
+    CHECK_EQ(r.s.received, 64 * 1024);
+    CHECK(!r.s.bad);
+    CHECK(n.st[0]->stats.tcp_window_probes >= 2);
+    CHECK_EQ(p.client->fail, 0);
     tcp_close(n.st[0], p.client);
     tcp_close(n.st[1], p.server);
     tcp_close(n.st[1], p.listener);
