@@ -647,3 +647,212 @@ TEST(sim_tcp_zero_window_probe)
     tcp_close(n.st[1], p.listener);
     net_free(&n);
 }
+
+/* ---- Crafted segments --------------------------------------------------------------- */
+
+struct raw_seg {
+    uint32_t src, dst;
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t wnd;
+    const uint8_t *opts; /* length a multiple of 4 */
+    size_t opt_len;
+    const void *data;
+    size_t len;
+};
+
+/* An IPv4 packet carrying s, with correct checksums; returns its length. */
+static size_t build_frame(uint8_t *f, const struct raw_seg *s)
+{
+    size_t tcp_len = 20 + s->opt_len + s->len;
+    size_t total = 20 + tcp_len;
+    memset(f, 0, 40);
+    f[0] = 0x45;
+    put_be16(f + 2, (uint16_t)total);
+    f[8] = 64;
+    f[9] = 6;
+    put_be32(f + 12, s->src);
+    put_be32(f + 16, s->dst);
+    put_be16(f + 10, cksum_finish(cksum_add(0, f, 20)));
+    uint8_t *t = f + 20;
+    put_be16(t, s->sport);
+    put_be16(t + 2, s->dport);
+    put_be32(t + 4, s->seq);
+    put_be32(t + 8, s->ack);
+    t[12] = (uint8_t)(((20 + s->opt_len) / 4) << 4);
+    t[13] = s->flags;
+    put_be16(t + 14, s->wnd);
+    if (s->opt_len)
+        memcpy(t + 20, s->opts, s->opt_len);
+    if (s->len)
+        memcpy(t + 20 + s->opt_len, s->data, s->len);
+    uint32_t sum = cksum_pseudo_ipv4(s->src, s->dst, 6, (uint16_t)tcp_len);
+    put_be16(t + 16, cksum_finish(cksum_add(sum, t, tcp_len)));
+    return total;
+}
+
+static void inject(struct net *n, int to, const struct raw_seg *s)
+{
+    uint8_t f[1600];
+    size_t len = build_frame(f, s);
+    ustack_input(n->st[to], f, len, n->now);
+}
+
+static bool client_established(struct net *n, void *ctx)
+{
+    (void)n;
+    return ((struct tcp_conn *)ctx)->state == TCP_ESTABLISHED;
+}
+
+/* 20,000 spoofed SYNs fill the SYN queue; from then on the listener
+ * answers with SYN cookies, so a real client still gets in at once. */
+TEST(sim_tcp_syn_flood_cookies)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct tcp_conn *l = tcp_conn_create(n.st[1]);
+    REQUIRE(l && tcp_bind(n.st[1], l, 0, 80, false) == 0);
+    REQUIRE(tcp_listen(n.st[1], l, 128) == 0);
+    uint8_t mss_opt[4] = {2, 4, 0x05, 0xb4};
+    for (uint32_t i = 0; i < 20000; i++) {
+        struct raw_seg syn = {
+            .src = 0x0a020000u + i + 1, /* 10.2.x.y: nobody */
+            .dst = ADDR_B, .sport = (uint16_t)(1024 + i), .dport = 80,
+            .seq = i * 7919u, .flags = TCP_SYN, .wnd = 65535,
+            .opts = mss_opt, .opt_len = 4,
+        };
+        inject(&n, 1, &syn);
+        /* Drain b's link: the SYN-ACKs go to addresses that do not exist. */
+        uint8_t f[1600];
+        while (ustack_link_recv(n.link[0], f, sizeof(f)) > 0)
+            ;
+    }
+    CHECK_EQ(l->listen.syn_q.len, n.st[1]->cfg.tcp.syn_backlog);
+    CHECK_EQ(n.st[1]->stats.tcp_passive_opens, n.st[1]->cfg.tcp.syn_backlog);
+    CHECK_EQ(n.st[1]->stats.tcp_syncookies_sent, 20000 - n.st[1]->cfg.tcp.syn_backlog);
+
+    struct tcp_conn *c = tcp_conn_create(n.st[0]);
+    REQUIRE(c && tcp_connect(n.st[0], c, ADDR_B, 80) == -EINPROGRESS);
+    uint64_t start = n.now;
+    CHECK(run(&n, client_established, c, 2 * SEC));
+    CHECK(n.now - start < 1 * SEC);
+    run_for(&n, 100 * MS);
+    CHECK_EQ(n.st[1]->stats.tcp_syncookies_valid, 1);
+    struct tcp_conn *s = tcp_accept(n.st[1], l);
+    REQUIRE(s);
+    CHECK_EQ(s->snd_mss, 1460);
+    /* The cookie connection carries data like any other. */
+    struct pair p = {c, s, l};
+    transfer_both_ways(&n, &p, 100000, 60 * SEC);
+    /* The half-open entries time out (SYN-ACK retried syn_retries times). */
+    run_for(&n, 120 * SEC);
+    CHECK_EQ(l->listen.syn_q.len, 0);
+    CHECK_EQ(conns(&n, 1), 2); /* the listener and the accepted connection */
+    tcp_close(n.st[0], c);
+    tcp_close(n.st[1], s);
+    tcp_close(n.st[1], l);
+    net_free(&n);
+}
+
+/* An ACK that looks like it answers a cookie but does not: counted, and
+ * answered with a RST as any ACK to a listener is. */
+TEST(sim_tcp_forged_cookie_rejected)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    n.st[1]->cfg.tcp.syn_backlog = 1;
+    struct tcp_conn *l = tcp_conn_create(n.st[1]);
+    REQUIRE(l && tcp_bind(n.st[1], l, 0, 80, false) == 0);
+    REQUIRE(tcp_listen(n.st[1], l, 8) == 0);
+    for (uint32_t i = 0; i < 2; i++) {
+        struct raw_seg syn = {.src = 0x0a020001u + i, .dst = ADDR_B, .sport = 999,
+                              .dport = 80, .seq = 1000, .flags = TCP_SYN, .wnd = 1000};
+        inject(&n, 1, &syn);
+    }
+    CHECK_EQ(n.st[1]->stats.tcp_syncookies_sent, 1);
+    struct raw_seg ack = {.src = 0x0a020002u, .dst = ADDR_B, .sport = 999, .dport = 80,
+                          .seq = 1001, .ack = 0x12345678, .flags = TCP_ACK, .wnd = 1000};
+    inject(&n, 1, &ack);
+    CHECK_EQ(n.st[1]->stats.tcp_syncookies_invalid, 1);
+    CHECK_EQ(n.st[1]->stats.tcp_syncookies_valid, 0);
+    CHECK_EQ(l->listen.accept_q.len, 0);
+    tcp_close(n.st[1], l);
+    net_free(&n);
+}
+
+/* ---- RFC 5961 --------------------------------------------------------------------- */
+
+/* A segment "from the client" to the server of pair p. */
+static struct raw_seg from_client(const struct pair *p, uint32_t seq, uint32_t ack,
+                                  uint8_t flags)
+{
+    struct raw_seg s = {
+        .src = ADDR_A, .dst = ADDR_B, .sport = p->client->local_port,
+        .dport = p->server->local_port, .seq = seq, .ack = ack, .flags = flags,
+        .wnd = 65535,
+    };
+    return s;
+}
+
+TEST(sim_tcp_rfc5961_rst_and_syn)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 80));
+    struct ustack *b = n.st[1];
+    uint32_t nxt = p.server->rcv.nxt;
+    /* In the window but not RCV.NXT: challenge ACK, connection lives. */
+    struct raw_seg rst = from_client(&p, nxt + 1000, 0, TCP_RST);
+    inject(&n, 1, &rst);
+    CHECK_STATE(p.server, "ESTABLISHED");
+    CHECK_EQ(b->stats.tcp_challenge_ack, 1);
+    /* Outside the window: dropped silently. */
+    rst.seq = nxt + 200000;
+    inject(&n, 1, &rst);
+    CHECK_STATE(p.server, "ESTABLISHED");
+    CHECK_EQ(b->stats.tcp_challenge_ack, 1);
+    /* A SYN on a synchronized connection, any sequence number: challenge. */
+    struct raw_seg syn = from_client(&p, 12345, 0, TCP_SYN);
+    inject(&n, 1, &syn);
+    syn.seq = nxt;
+    inject(&n, 1, &syn);
+    CHECK_STATE(p.server, "ESTABLISHED");
+    CHECK_EQ(b->stats.tcp_challenge_ack, 2); /* the out-of-window one got a plain ACK */
+    /* Data whose ACK is far below SND.UNA - MAX.SND.WND: ignored. */
+    struct raw_seg data = from_client(&p, nxt, p.server->snd.una - 0x40000000u, TCP_ACK);
+    data.data = "evil";
+    data.len = 4;
+    inject(&n, 1, &data);
+    CHECK_EQ(p.server->rcv.nxt, nxt);
+    CHECK_EQ(b->stats.tcp_drop_bad_ack, 1);
+    /* The exact RST closes. */
+    rst.seq = nxt;
+    inject(&n, 1, &rst);
+    CHECK_EQ(p.server->fail, ECONNRESET);
+    CHECK_EQ(b->stats.tcp_rst_rx, 1);
+    tcp_close(n.st[0], p.client);
+    tcp_close(b, p.server);
+    tcp_close(b, p.listener);
+    net_free(&n);
+}
+
+TEST(sim_tcp_rfc5961_challenge_ack_rate_limit)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 80));
+    struct ustack *b = n.st[1];
+    struct raw_seg rst = from_client(&p, p.server->rcv.nxt + 1, 0, TCP_RST);
+    for (int i = 0; i < 100; i++)
+        inject(&n, 1, &rst);
+    CHECK_EQ(b->stats.tcp_challenge_ack, b->cfg.tcp.challenge_ack_burst);
+    CHECK_EQ(b->stats.tcp_challenge_ack_limited, 100 - b->cfg.tcp.challenge_ack_burst);
+    CHECK_STATE(p.server, "ESTABLISHED");
+    tcp_close(n.st[0], p.client);
+    tcp_close(b, p.server);
+    tcp_close(b, p.listener);
+    net_free(&n);
+}
