@@ -157,8 +157,8 @@ uint8_t ts_stack_byte(uint32_t k);
 
 struct ts;
 
-/* The configuration ts_new() uses: 10.0.0.2/24, fixed secret, defaults
- * elsewhere. Tweak it (e.g. cfg.tcp.msl_ms) and pass it to ts_new_with(). */
+/* The configuration ts_new() uses: 10.0.0.2/24, fixed secret, RFC 6298
+ * RTO values (initial and minimum 1 s), project defaults elsewhere. Tweak it (e.g. cfg.tcp.msl_ms) and pass it to ts_new_with(). */
 void ts_config_default(struct ustack_config *cfg);
 struct ts *ts_new(void);
 struct ts *ts_new_with(const struct ustack_config *cfg);
@@ -179,8 +179,18 @@ void ts_set_peer_isn(struct ts *ts, uint32_t isn);
  * use it as the current flow's base. False when the stack has no such hook. */
 bool ts_set_stack_iss(struct ts *ts, uint32_t iss);
 
-/* The last stack segment matched by ts_out*() (for ad-hoc checks). */
+/* Start a new connection on the current flow (same ports): forget the
+ * stack's ISS and the byte counters, and use peer_isn from now on. */
+void ts_flow_restart(struct ts *ts, uint32_t peer_isn);
+
+/* The last stack segment matched by ts_out*() (for ad-hoc checks), and the
+ * virtual time at which it was taken from the wire. */
 const struct ts_seg *ts_last(const struct ts *ts);
+uint64_t ts_last_time(const struct ts *ts);
+
+/* printf into one of a few rotating buffers owned by ts, for lines with
+ * computed numbers: ts_in(ts, ts_fmt(ts, ". %u:%u(0) ack 1", a, a)). */
+const char *ts_fmt(struct ts *ts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define TS_AT const char *file, int line
 #define TS_HERE __FILE__, __LINE__
@@ -189,12 +199,15 @@ void ts_in_(struct ts *ts, TS_AT, const char *text);
 void ts_out_(struct ts *ts, TS_AT, const char *text);
 void ts_out_within_(struct ts *ts, TS_AT, unsigned ms, const char *text);
 void ts_out_after_(struct ts *ts, TS_AT, unsigned ms, const char *text);
+void ts_out_at_(struct ts *ts, TS_AT, uint64_t when_us, const char *text);
+int ts_out_oneof_(struct ts *ts, TS_AT, const char *const *texts, int n);
 void ts_out_none_(struct ts *ts, TS_AT);
 void ts_none_for_(struct ts *ts, TS_AT, unsigned ms);
 bool ts_out_maybe_(struct ts *ts, TS_AT, const char *text);
 int ts_out_count_(struct ts *ts, TS_AT, const char *text);
 void ts_advance_(struct ts *ts, TS_AT, unsigned ms);
 void ts_advance_us_(struct ts *ts, TS_AT, uint64_t us);
+void ts_advance_to_(struct ts *ts, TS_AT, uint64_t when_us);
 void ts_in_tcp_(struct ts *ts, TS_AT, const uint8_t *tcp, size_t len, unsigned flags);
 size_t ts_build_(struct ts *ts, TS_AT, const char *text, uint8_t *buf, size_t cap);
 void ts_fail_(struct ts *ts, TS_AT, const char *fmt, ...)
@@ -209,6 +222,15 @@ void ts_fail_(struct ts *ts, TS_AT, const char *fmt, ...)
 #define ts_out_within(ts, ms, text) ts_out_within_(ts, TS_HERE, ms, text)
 /* Expect nothing for ms - 1 ms, then the segment at ms (+ TS_SLACK_MS). */
 #define ts_out_after(ts, ms, text) ts_out_after_(ts, TS_HERE, ms, text)
+/* Expect nothing before absolute time when_us, then the segment at when_us
+ * (+ TS_SLACK_MS): for retransmissions timed from an earlier segment. */
+#define ts_out_at(ts, when_us, text) ts_out_at_(ts, TS_HERE, when_us, text)
+/* Where the RFCs allow several answers: the next segment must match one of
+ * the lines (the string "none" matches "nothing was sent"). Returns the
+ * index of the line that matched, -1 on failure. */
+#define ts_out_oneof(ts, ...)                                                 \
+    ts_out_oneof_(ts, TS_HERE, (const char *const[]){__VA_ARGS__},            \
+                  (int)(sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *)))
 /* Expect that nothing is waiting to be read from the stack. */
 #define ts_out_none(ts) ts_out_none_(ts, TS_HERE)
 /* Advance ms milliseconds and expect nothing sent meanwhile. */
@@ -219,6 +241,8 @@ void ts_fail_(struct ts *ts, TS_AT, const char *fmt, ...)
 #define ts_out_count(ts, text) ts_out_count_(ts, TS_HERE, text)
 #define ts_advance(ts, ms) ts_advance_(ts, TS_HERE, ms)
 #define ts_advance_us(ts, us) ts_advance_us_(ts, TS_HERE, us)
+/* Advance to absolute virtual time when_us (fails if that is in the past). */
+#define ts_advance_to(ts, when_us) ts_advance_to_(ts, TS_HERE, when_us)
 /* Raw segments: tcp is a TCP header + payload; the framework adds the IP
  * header and, unless TS_RAW_KEEP_CSUM, fixes the TCP checksum;
  * TS_RAW_BAD_CSUM then breaks it. */
@@ -300,8 +324,10 @@ bool ts_has_stat(const char *name);
 int ts_passive_open_(struct ts *ts, TS_AT, int *lsd);
 #define ts_passive_open(ts, lsd) ts_passive_open_(ts, TS_HERE, lsd)
 /* Connect from local port 50000 to the current flow's peer port,
- * answer SYN-ACK (<mss 1460>, window 65535) and expect the ACK. */
-int ts_active_open_(struct ts *ts, TS_AT);
-#define ts_active_open(ts) ts_active_open_(ts, TS_HERE)
+ * answer SYN-ACK (<mss 1460>, window 65535) and expect the ACK. sd is a
+ * socket prepared by the caller (options set), or -1 for a fresh one. */
+int ts_active_open_(struct ts *ts, TS_AT, int sd);
+#define ts_active_open(ts) ts_active_open_(ts, TS_HERE, -1)
+#define ts_active_open_on(ts, sd) ts_active_open_(ts, TS_HERE, sd)
 
 #endif
