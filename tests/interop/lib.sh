@@ -35,7 +35,7 @@ USTK_PID=                  # the ustack we started, or empty
 USTK_STATUS=               # ustack's exit status once stopped
 USTK_PIDS=()               # other background processes we started
 USTK_FAILED=0
-USTK_DIR=                  # artifacts: build/interop/<test>/
+USTK_DIR=                  # artifacts: <ustack's folder>/interop/<test>/
 USTK_LOG=                  # ustack's stdout + stderr (counters, errors)
 USTK_PCAP=                 # the capture ustack writes
 
@@ -99,9 +99,13 @@ ustk_init() { # TEST NAMES...
     command -v ip >/dev/null || ustk_skip_all "ip (iproute2) not installed"
     [ -x "$USTACK" ] || ustk_skip_all "$USTACK not built"
 
-    USTK_DIR=$USTK_ROOT/build/interop/$USTK_TEST
+    # Next to the binary under test (build/interop/, build/asan/interop/...),
+    # so runs against different builds never share a folder.
+    USTK_DIR=${USTK_ARTIFACTS:-$(dirname "$USTACK")/interop}/$USTK_TEST
     rm -rf "$USTK_DIR"
-    mkdir -p "$USTK_DIR" || ustk_skip_all "cannot create $USTK_DIR"
+    mkdir -p "$USTK_DIR" 2>/dev/null ||
+        USTK_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ustk-$USTK_TEST.XXXXXX") ||
+        ustk_skip_all "cannot create a folder for artifacts"
     USTK_LOG=$USTK_DIR/ustack.log
     USTK_PCAP=$USTK_DIR/ustack.pcap
 }
