@@ -110,7 +110,7 @@ static inline void fx_check_moved(struct ip_fixture *fx, int line,
 
 #define FX_CHECK_MOVED(fx, ...)                                               \
     do {                                                                      \
-        static const char *const fx_names_[] = {__VA_ARGS__, NULL};           \
+        const char *const fx_names_[] = {__VA_ARGS__, NULL};                  \
         fx_check_moved((fx), __LINE__, fx_names_);                            \
     } while (0)
 
