@@ -172,6 +172,10 @@ static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
     } else {
         c->send_next = c->snd.una; /* go-back-N */
         tcp_output(st, c);
+        /* The peer's window shrank below what is outstanding, so nothing
+         * could go: probe it, to learn its window (RFC 9293 §3.8.6.1). */
+        if (c->send_next == c->snd.una && c->snd.una != c->snd.nxt)
+            tcp_send_window_probe(st, c);
     }
     if (handshake || c->snd.una != c->snd.nxt)
         tcp_rtx_timer_start(st, c); /* §5.6 */

@@ -856,3 +856,154 @@ TEST(sim_tcp_rfc5961_challenge_ack_rate_limit)
     tcp_close(b, p.listener);
     net_free(&n);
 }
+
+/* ---- Loss during the handshake and the close ----------------------------------------- */
+
+struct lossy_run {
+    struct pair p;
+    struct stream s[2];
+    int phase; /* 0 transfer, 1 closing */
+};
+
+static bool lossy_step(struct net *n, void *ctx)
+{
+    struct lossy_run *r = ctx;
+    if (r->phase == 0) {
+        stream_pump(&r->s[0]);
+        stream_pump(&r->s[1]);
+        if (r->s[0].received == r->s[0].total && r->s[1].received == r->s[1].total) {
+            tcp_close(n->st[0], r->p.client);
+            tcp_close(n->st[1], r->p.server);
+            r->phase = 1;
+        }
+        return false;
+    }
+    return conns(n, 0) == 0 && conns(n, 1) == 1; /* b keeps its listener */
+}
+
+/* With 10% of frames lost in each direction, for many seeds: the
+ * handshake, the data and both FINs are recovered by retransmission, and
+ * both sides end with nothing left but the listener. */
+TEST(sim_tcp_lossy_lifecycle_many_seeds)
+{
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        struct net n;
+        REQUIRE(net_init(&n, 3 * MS, 100000, seed) == 0);
+        struct lossy_run r;
+        memset(&r, 0, sizeof(r));
+        REQUIRE(open_pair(&n, &r.p, 80));
+        struct stream s0 = {r.p.client, r.p.server, n.st[0], n.st[1], 30000, 0, 0, 3, false};
+        struct stream s1 = {r.p.server, r.p.client, n.st[1], n.st[0], 20000, 0, 0, 4, false};
+        r.s[0] = s0;
+        r.s[1] = s1;
+        CHECK(run(&n, lossy_step, &r, 600 * SEC));
+        CHECK(!r.s[0].bad && !r.s[1].bad);
+        CHECK_EQ(r.phase, 1);
+        CHECK(n.lost > 0);
+        if (test_failed()) {
+            printf("    seed %llu: phase %d, received %llu/%llu\n", (unsigned long long)seed,
+                   r.phase, (unsigned long long)r.s[0].received,
+                   (unsigned long long)r.s[1].received);
+            net_free(&n);
+            return;
+        }
+        tcp_close(n.st[1], r.p.listener);
+        net_free(&n);
+    }
+}
+
+/* ---- Scale ---------------------------------------------------------------------------- */
+
+static bool all_accepted(struct net *n, void *ctx)
+{
+    struct tcp_conn *l = ctx;
+    struct tcp_conn *c;
+    while ((c = tcp_accept(n->st[1], l)) != NULL)
+        tcp_close(n->st[1], c); /* the server closes first: TIME-WAIT on b */
+    return n->st[0]->stats.tcp_established == 10000 &&
+           n->st[1]->stats.tcp_established == 10000;
+}
+
+/* 10,000 connections: idle ones cost no timer at all; 10,000 TIME-WAIT
+ * timers run out through the heap. */
+TEST(sim_tcp_ten_thousand_connections)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 1 * MS, 0, 1) == 0);
+    for (int i = 0; i < 2; i++) {
+        n.st[i]->cfg.tcp.sndbuf = 2048;
+        n.st[i]->cfg.tcp.rcvbuf = 2048;
+    }
+    struct tcp_conn *l = tcp_conn_create(n.st[1]);
+    REQUIRE(l && tcp_bind(n.st[1], l, 0, 80, false) == 0);
+    REQUIRE(tcp_listen(n.st[1], l, 4096) == 0);
+    static struct tcp_conn *clients[10000];
+    for (int i = 0; i < 10000; i++) {
+        clients[i] = tcp_conn_create(n.st[0]);
+        REQUIRE(clients[i]);
+        REQUIRE(tcp_connect(n.st[0], clients[i], ADDR_B, 80) == -EINPROGRESS);
+        if (i % 200 == 199)
+            run(&n, all_accepted, l, 5 * MS); /* keep the wire from overflowing */
+    }
+    CHECK(run(&n, all_accepted, l, 60 * SEC));
+    run_for(&n, 1 * SEC);
+    /* b closed each connection as it accepted it: b waits in FIN-WAIT-2,
+     * the clients in CLOSE-WAIT. Idle connections have no timer. */
+    CHECK_EQ(conns(&n, 0), 10000);
+    CHECK_EQ(n.st[0]->tcp->timers.count, 0);
+    CHECK_EQ(n.st[0]->stats.tcp_retransmits, 0);
+    for (int i = 0; i < 10000; i++) {
+        tcp_close(n.st[0], clients[i]);
+        if (i % 200 == 199)
+            run_for(&n, 5 * MS); /* keep the wire from overflowing */
+    }
+    run_for(&n, 500 * MS);
+    CHECK_EQ(conns(&n, 0), 0);
+    CHECK_EQ(conns(&n, 1), 10001); /* TIME-WAIT on the side that closed first */
+    CHECK_EQ(n.st[1]->tcp->timers.count, 10000);
+    run_for(&n, 1600 * MS);
+    CHECK_EQ(conns(&n, 1), 1);
+    CHECK_EQ(n.st[1]->tcp->timers.count, 0);
+    CHECK_EQ(n.st[1]->stats.tcp_time_wait_expired, 10000);
+    tcp_close(n.st[1], l);
+    net_free(&n);
+}
+
+/* ---- Observability ----------------------------------------------------------------------- */
+
+struct listing {
+    int count, established, listen;
+    uint32_t bytes;
+};
+
+static void list_one(void *ctx, const struct ustack_tcp_info *info)
+{
+    struct listing *l = ctx;
+    l->count++;
+    if (strcmp(info->state, "ESTABLISHED") == 0) {
+        l->established++;
+        l->bytes += info->recv_queue;
+    }
+    if (strcmp(info->state, "LISTEN") == 0 && info->local_port == 80)
+        l->listen++;
+}
+
+TEST(sim_tcp_connection_listing)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 80));
+    CHECK_EQ(tcp_send(n.st[0], p.client, "12345", 5, 0), 5);
+    run_for(&n, 100 * MS);
+    struct listing l = {0};
+    CHECK_EQ(ustack_tcp_connections(n.st[1], list_one, &l), 2);
+    CHECK_EQ(l.count, 2);
+    CHECK_EQ(l.listen, 1);
+    CHECK_EQ(l.established, 1);
+    CHECK_EQ(l.bytes, 5);
+    tcp_close(n.st[0], p.client);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    net_free(&n);
+}
