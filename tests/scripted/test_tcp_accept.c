@@ -282,3 +282,67 @@ TEST(test_tcp_accept_out_of_order_held)
     ts_recv_none(ts, sd);
     ts_free(ts);
 }
+
+TEST(test_tcp_accept_syn_received_bad_ack)
+{
+    struct ts *ts = ts_new();
+    int lsd = ts_listen(ts, TS_STACK_PORT, 16);
+    ts_in(ts, "S 0:0(0) win 65535 <mss 1460>");
+    ts_out(ts, "S. 0:0(0) ack 1 <mss 1460>");
+    /* SEG.ACK = ISS does not acknowledge our SYN (SND.UNA < SEG.ACK fails)
+     * yet lies within RFC 5961's range: "form a reset segment
+     * <SEQ=SEG.ACK><CTL=RST>" (§3.10.7.4 fifth, SYN-RECEIVED). */
+    ts_in(ts, ". 1:1(0) ack 0 win 65535");
+    ts_out(ts, "R 0:0(0)");
+    /* SEG.ACK > SND.NXT: the same rule, or RFC 5961 §5's "discard and
+     * send an ACK" (RFC 9293 lists that check first). */
+    ts_in(ts, ". 1:1(0) ack 5 win 65535");
+    ts_out_oneof(ts, "R 5:5(0)", ". 1:1(0) ack 1");
+    ts_out_none(ts);
+    ts_accept_none(ts, lsd);
+    /* Neither reset the half-open connection: the right ACK completes it. */
+    ts_in(ts, ". 1:1(0) ack 1 win 65535");
+    ts_out_none(ts);
+    TS_CHECK(ts, ts_accept(ts, lsd) >= 0);
+    ts_free(ts);
+}
+
+TEST(test_tcp_accept_syn_with_data)
+{
+    struct ts *ts = ts_new();
+    int lsd = ts_listen(ts, TS_STACK_PORT, 16);
+    /* Text on a SYN "should be queued for processing later" (§3.10.7.2);
+     * a stack may also leave it for the peer to retransmit. Either way
+     * what it acknowledges must be what it delivers. */
+    ts_in(ts, "S 0:10(10) win 65535 <mss 1460>");
+    int taken = ts_out_oneof(ts, "S. 0:0(0) ack 1 <mss 1460>", "S. 0:0(0) ack 11 <mss 1460>");
+    if (taken == 1) {
+        ts_in(ts, ". 11:11(0) ack 1 win 65535");
+        ts_out_none(ts);
+    } else {
+        ts_in(ts, ". 1:1(0) ack 1 win 65535");
+        ts_advance(ts, 499);
+        if (ts_out_oneof(ts, "none", ". 1:1(0) ack 11") == 0) {
+            ts_in(ts, "P. 1:11(10) ack 1 win 65535");
+            ts_out_within(ts, 500, ". 1:1(0) ack 11");
+        }
+    }
+    int sd = ts_accept(ts, lsd);
+    ts_recv_data(ts, sd, 10);
+    ts_recv_none(ts, sd);
+    ts_free(ts);
+}
+
+TEST(test_tcp_accept_ack_every_second_full_segment)
+{
+    struct ts *ts = ts_new();
+    int sd = ts_passive_open(ts, NULL);
+    /* SHLD-19: an ACK for at least every second full-sized segment, so
+     * the second one is acknowledged without waiting for a timer. */
+    ts_in(ts, "P. 1:1461(1460) ack 1 win 65535");
+    ts_out_maybe(ts, ". 1:1(0) ack 1461");
+    ts_in(ts, "P. 1461:2921(1460) ack 1 win 65535");
+    ts_out(ts, ". 1:1(0) ack 2921");
+    ts_recv_data(ts, sd, 2920);
+    ts_free(ts);
+}
