@@ -1437,6 +1437,24 @@ unsigned ts_events_(struct ts *ts, TS_AT, int sd)
     return ustack_events(ts->st, sd);
 }
 
+int ts_poll_(struct ts *ts, TS_AT, int sd)
+{
+    (void)file;
+    (void)line;
+    if (ts->failed)
+        return -1;
+    struct ustack_event ev[64];
+    int result = -1;
+    int n;
+    do {
+        n = ustack_poll(ts->st, ev, 64);
+        for (int i = 0; i < n; i++)
+            if (ev[i].sd == sd)
+                result = (int)ev[i].events;
+    } while (n == 64);
+    return result;
+}
+
 static const struct ustack_stat_info *stat_info(const char *name)
 {
     size_t n;

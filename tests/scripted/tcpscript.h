@@ -271,6 +271,7 @@ void ts_close_(struct ts *ts, TS_AT, int sd);
 void ts_setopt_(struct ts *ts, TS_AT, int sd, int opt, int value);
 int ts_so_error_(struct ts *ts, TS_AT, int sd);
 unsigned ts_events_(struct ts *ts, TS_AT, int sd);
+int ts_poll_(struct ts *ts, TS_AT, int sd);
 uint64_t ts_stat_(struct ts *ts, TS_AT, const char *name);
 bool ts_has_stat(const char *name);
 
@@ -298,6 +299,9 @@ bool ts_has_stat(const char *name);
 /* USTACK_SO_ERROR (reading clears it). */
 #define ts_so_error(ts, sd) ts_so_error_(ts, TS_HERE, sd)
 #define ts_events(ts, sd) ts_events_(ts, TS_HERE, sd)
+/* ustack_poll(): the events it reports for sd, or -1 when sd is not in
+ * the list of changed sockets. (Other sockets' reports are dropped.) */
+#define ts_poll(ts, sd) ts_poll_(ts, TS_HERE, sd)
 /* A counter by its printed name, e.g. "tcp.rx". Fails if unknown. */
 #define ts_stat(ts, name) ts_stat_(ts, TS_HERE, name)
 

@@ -186,3 +186,27 @@ TEST(test_tcp_rfc5961_ack_of_unsent_dropped)
     ts_recv_data(ts, sd, 100);
     ts_free(ts);
 }
+
+TEST(test_tcp_rfc5961_syn_in_time_wait_challenge_ack)
+{
+    struct ustack_config cfg;
+    ts_config_default(&cfg);
+    cfg.tcp.msl_ms = 1000;
+    struct ts *ts = ts_new_with(&cfg);
+    int lsd = -1;
+    int sd = ts_passive_open(ts, &lsd);
+    /* The server closes first and ends in TIME-WAIT; its listener stays. */
+    ts_close(ts, sd);
+    ts_out(ts, "F. 1:1(0) ack 1");
+    ts_in(ts, "F. 1:1(0) ack 2 win 65535");
+    ts_out_within(ts, 500, ". 2:2(0) ack 2");
+    /* A new SYN for the same four-tuple, with a higher sequence number and
+     * no Timestamp Option: RFC 9293 §3.10.7.4 fourth check admits a new
+     * connection from TIME-WAIT only with timestamps; otherwise a
+     * challenge ACK. */
+    ts_in(ts, "S 100000:100000(0) win 65535 <mss 1460>");
+    ts_out(ts, ". 2:2(0) ack 2");
+    ts_out_none(ts);
+    ts_accept_none(ts, lsd);
+    ts_free(ts);
+}

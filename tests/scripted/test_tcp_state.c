@@ -49,9 +49,13 @@ TEST(test_tcp_state_passive_open)
     /* LISTEN -> SYN-RECEIVED: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>. */
     ts_out(ts, "S. 0:0(0) ack 1 <mss 1460>");
     ts_accept_none(ts, lsd); /* not established yet */
+    int ev = ts_poll(ts, lsd);
+    TS_CHECK(ts, ev < 0 || !(ev & USTACK_EV_READABLE));
     ts_in(ts, ". 1:1(0) ack 1 win 65535");
     ts_out_none(ts);
-    /* SYN-RECEIVED -> ESTABLISHED. */
+    /* SYN-RECEIVED -> ESTABLISHED: the listener becomes readable. */
+    ev = ts_poll(ts, lsd);
+    TS_CHECK(ts, ev > 0 && (ev & USTACK_EV_READABLE));
     int sd = ts_accept(ts, lsd);
     TS_CHECK(ts, ts_events(ts, sd) & USTACK_EV_WRITABLE);
     ts_in(ts, "P. 1:101(100) ack 1 win 65535");
@@ -75,6 +79,8 @@ TEST(test_tcp_state_active_open)
     ts_in(ts, "S. 0:0(0) ack 1 win 65535 <mss 1460>");
     /* SYN-SENT -> ESTABLISHED: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. */
     ts_out(ts, ". 1:1(0) ack 1");
+    int ev = ts_poll(ts, sd);
+    TS_CHECK(ts, ev > 0 && (ev & USTACK_EV_WRITABLE));
     TS_CHECK(ts, ts_events(ts, sd) & USTACK_EV_WRITABLE);
     TS_CHECK_EQ(ts, ts_so_error(ts, sd), 0);
     TS_CHECK_EQ(ts, ts_send(ts, sd, 100), 100);
