@@ -10,6 +10,7 @@
  * 0 and the RTO stays at its 1 s floor unless backed off.
  */
 #include <errno.h>
+#include <sys/socket.h>
 
 #include "tcpscript.h"
 #include "test.h"
@@ -259,5 +260,19 @@ TEST(test_tcp_retrans_data_after_partial_ack)
     ts_out_at(ts, t1 + 1 * SEC, "P?. 1461:2001(540) ack 1");
     ts_in(ts, ". 1:1(0) ack 2001 win 65535");
     ts_none_for(ts, 20 * 1000);
+    ts_free(ts);
+}
+
+TEST(test_tcp_retrans_fin_retry_limit_etimedout)
+{
+    struct ts *ts = new_ts_retries(0, 2);
+    int sd = ts_passive_open(ts, NULL);
+    /* Half-close so the socket stays to report the failure. */
+    ts_shutdown(ts, sd, SHUT_WR);
+    uint64_t t0 = ts_now_us(ts);
+    ts_out(ts, "F. 1:1(0) ack 1");
+    ts_out_at(ts, t0 + 1 * SEC, "F. 1:1(0) ack 1");
+    ts_out_at(ts, t0 + 3 * SEC, "F. 1:1(0) ack 1");
+    expect_timeout_at(ts, sd, t0 + 7 * SEC, "R.? 2:2(0)");
     ts_free(ts);
 }

@@ -153,3 +153,31 @@ TEST(test_tcp_syncookie_off_drops_syn)
     ts_accept_none(ts, lsd);
     ts_free(ts);
 }
+
+TEST(test_tcp_syncookie_mss_not_exceeded)
+{
+    struct ts *ts = new_ts(true);
+    int lsd = ts_listen(ts, TS_STACK_PORT, 16);
+    fill_syn_queue(ts);
+    /* The cookie must carry the peer's MSS (RFC 4987 §3.6), or something
+     * smaller: never a larger segment than the peer allowed. */
+    ts_flow(ts, 40003);
+    ts_in(ts, "S 0:0(0) win 65535 <mss 1000>");
+    ts_out(ts, "S. 0:0(0) ack 1 <mss 1460>");
+    ts_in(ts, ". 1:1(0) ack 1 win 65535");
+    int sd = ts_accept(ts, lsd);
+    ts_setopt(ts, sd, USTACK_TCP_NODELAY, 1);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 3000), 3000);
+    uint32_t total = 0;
+    int segs = 0;
+    while (!ts_failed(ts) && total < 3000 && segs < 100) {
+        ts_out_within(ts, 2000, ts_fmt(ts, "P?. %u:*(*) ack 1", 1 + total));
+        size_t len = ts_last(ts)->data_len;
+        TS_CHECK(ts, len >= 1 && len <= 1000);
+        total += (uint32_t)len;
+        segs++;
+        ts_in(ts, ts_fmt(ts, ". 1:1(0) ack %u win 65535", 1 + total));
+    }
+    TS_CHECK_EQ(ts, total, 3000);
+    ts_free(ts);
+}
