@@ -56,7 +56,9 @@ struct ustack_tcp_config {
                                  §2.4 says 1 s: see src/tcp/tcp_timer.c) */
     unsigned rto_max_ms;      /* upper bound on the RTO; 0 = 60000 */
     unsigned syn_retries;     /* SYN or SYN-ACK retransmissions before the
-                                 attempt fails (ETIMEDOUT); 0 = 5 */
+                                 attempt fails (ETIMEDOUT); 0 = 7, which
+                                 keeps trying for 3 minutes (RFC 1122
+                                 §4.2.3.5) */
     unsigned data_retries;    /* retransmissions of one data or FIN segment,
                                  or unanswered window probes, before the
                                  connection fails (ETIMEDOUT); 0 = 12 */

@@ -34,7 +34,10 @@
 #define DEFAULT_RTO_INITIAL_MS 1000 /* RFC 6298 §2.1 */
 #define DEFAULT_RTO_MIN_MS 200      /* see tcp_timer.c */
 #define DEFAULT_RTO_MAX_MS 60000    /* RFC 6298 §2.5 allows a maximum >= 60 s */
-#define DEFAULT_SYN_RETRIES 5
+/* RFC 1122 §4.2.3.5 (MUST-23 of RFC 9293): a SYN must be retransmitted
+ * for at least 3 minutes. With RTOs of 1, 2, 4, ... capped at 60 s, the
+ * 7th retransmission goes at 123 s and the attempt fails at 183 s. */
+#define DEFAULT_SYN_RETRIES 7
 #define DEFAULT_DATA_RETRIES 12
 #define DEFAULT_CHALLENGE_BURST 10
 #define DEFAULT_CHALLENGE_RATE 10

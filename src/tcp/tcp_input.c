@@ -166,6 +166,7 @@ static void cookie_establish(struct ustack *st, struct tcp_conn *l,
         return;
     c->snd.iss = seg->ack - 1;
     c->snd.una = c->snd.nxt = c->send_next = seg->ack;
+    c->syn_acked = true;
     c->rcv.irs = seg->seq - 1;
     c->rcv.nxt = seg->seq;
     uint16_t ours = tcp_local_mss(st);
@@ -312,12 +313,13 @@ static void syn_sent_syn(struct ustack *st, struct tcp_conn *c,
     c->rcv.nxt = seg->seq + 1;
     c->snd_mss = tcp_effective_mss(st, &seg->opts);
     if (seg->flags & TCP_ACK) {
-        c->snd.una = seg->ack;
+        c->snd.una = seg->ack; /* the first step checked it acks our SYN */
+        c->syn_acked = true;
         tcp_rtt_on_ack(st, c, seg->ack);
     }
     /* "If SND.UNA > ISS (our SYN has been ACKed), change the connection
      * state to ESTABLISHED" */
-    if (seq_gt(c->snd.una, c->snd.iss)) {
+    if (c->syn_acked) {
         syn_sent_established(st, c, seg);
         return;
     }
@@ -541,8 +543,9 @@ static bool check_syn(struct ustack *st, struct tcp_conn *c,
 static void acknowledge(struct ustack *st, struct tcp_conn *c, uint32_t ack)
 {
     uint32_t acked = ack - c->snd.una;
-    if (c->snd.una == c->snd.iss)
+    if (!c->syn_acked)
         acked--; /* our SYN */
+    c->syn_acked = true;
     if (c->fin_sent && seq_in_range(c->fin_seq, c->snd.una, ack))
         acked--; /* our FIN */
     ringbuf_consume(&c->sndbuf, acked);

@@ -188,6 +188,8 @@ struct tcp_conn {
     struct heap_timer timer;             /* the earliest of timer_at[] */
 
     bool passive;      /* came from a listener (a "passive OPEN") */
+    bool syn_acked;    /* SND.UNA has passed our SYN (SND.UNA = ISS only
+                          says so until 4 GiB later, when it wraps) */
     bool fin_pending;  /* CLOSE or SHUT_WR: FIN follows the queued data */
     bool fin_sent;     /* our FIN went out (fin_seq is valid) */
     bool fin_received; /* the peer's FIN arrived: end of stream */
@@ -325,8 +327,8 @@ uint16_t tcp_effective_mss(const struct ustack *st, const struct tcp_opts *o);
 /* Send what the windows and the send buffer allow now (data, FIN), then an
  * ACK if one is pending and nothing else carried it. */
 void tcp_output(struct ustack *st, struct tcp_conn *c);
-/* <SEQ=ISS><CTL=SYN>, or <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK> in
- * SYN-RECEIVED, with our MSS option. */
+/* <SEQ=ISS><CTL=SYN> in SYN-SENT, else <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>,
+ * with our MSS option. */
 void tcp_send_syn(struct ustack *st, struct tcp_conn *c);
 /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> */
 void tcp_send_ack(struct ustack *st, struct tcp_conn *c);
@@ -342,7 +344,8 @@ void tcp_send_rst_reply(struct ustack *st, const struct tcp_seg *seg);
  * SYN; ISS = the cookie, and our MSS option. */
 void tcp_send_synack_cookie(struct ustack *st, const struct tcp_seg *syn,
                             uint32_t iss, uint16_t wnd);
-/* A zero-window probe (tcp_timer.c decides when). */
+/* A zero-window probe: the byte (or FIN) at SND.UNA, sent into a shut
+ * window (tcp_timer.c decides when). */
 void tcp_send_window_probe(struct ustack *st, struct tcp_conn *c);
 /* The window to advertise now; may open rcv.wnd (receiver SWS avoidance). */
 uint32_t tcp_rcv_window(struct tcp_conn *c);

@@ -105,7 +105,7 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
 uint32_t tcp_snd_data_seq(const struct tcp_conn *c)
 {
     /* Until our SYN is acknowledged, SND.UNA is the SYN itself. */
-    return c->snd.una == c->snd.iss ? c->snd.iss + 1 : c->snd.una;
+    return c->syn_acked ? c->snd.una : c->snd.iss + 1;
 }
 
 bool tcp_fin_acked(const struct tcp_conn *c)
@@ -119,8 +119,10 @@ void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
 {
     uint8_t opts[TCP_HDR_MAX - TCP_HDR_MIN];
     size_t opt_len = tcp_write_syn_options(opts, c->rcv_mss);
+    /* Once the peer's SYN is in (every state but SYN-SENT), ours carries
+     * its acknowledgment: a SYN-ACK. */
     uint8_t flags = TCP_SYN;
-    if (c->state == TCP_SYN_RECEIVED)
+    if (c->state != TCP_SYN_SENT)
         flags |= TCP_ACK;
     struct tcp_hdr_out h = conn_header(c, c->snd.iss, flags);
     xmit(st, &h, opts, opt_len, NULL, 0, 0);
@@ -194,16 +196,33 @@ void tcp_send_synack_cookie(struct ustack *st, const struct tcp_seg *syn,
     xmit(st, &h, opts, opt_len, NULL, 0, 0);
 }
 
-/* The probe carries no data: SEG.SEQ = SND.UNA - 1 lies just before the
- * receiver's window, so the first step of §3.10.7.4 makes the receiver
- * answer with an ACK that reports its current window. Keeping the probe
- * outside the sequence space means it needs no retransmission bookkeeping;
- * the persist timer itself repeats it (RFC 9293 §3.8.6.1). */
+/* RFC 9293 §3.8.6.1: "The sending TCP peer must regularly transmit at
+ * least one octet of new data (if available), or retransmit to the
+ * receiving TCP peer even if the send window is zero". The probe is the
+ * first unit at SND.UNA: one byte of data, or our FIN when only the FIN is
+ * left. A receiver whose window is still shut drops it and answers with
+ * an ACK that reports its window; one whose window opened takes it.
+ * Either way the probe's unit is part of what output (re)sends once the
+ * window opens, so the cursor goes back to SND.UNA. */
 void tcp_send_window_probe(struct ustack *st, struct tcp_conn *c)
 {
-    struct tcp_hdr_out h = conn_header(c, c->snd.una - 1, TCP_ACK);
+    uint32_t seq = c->snd.una;
+    uint32_t offset = seq - tcp_snd_data_seq(c);
+    bool data = ringbuf_used(&c->sndbuf) > offset;
+    bool fin = !data && c->fin_pending && !tcp_fin_acked(c);
+    uint8_t flags = TCP_ACK | (fin ? TCP_FIN : 0);
+    struct tcp_hdr_out h = conn_header(c, data || fin ? seq : seq - 1, flags);
     STAT_INC(st, tcp_window_probes);
-    xmit(st, &h, NULL, 0, NULL, 0, 0);
+    xmit(st, &h, NULL, 0, &c->sndbuf, offset, data ? 1 : 0);
+    if (!data && !fin)
+        return; /* nothing to carry: SEG.SEQ = SND.UNA-1 still draws an ACK */
+    if (fin) {
+        c->fin_sent = true;
+        c->fin_seq = seq;
+    }
+    if (seq_gt(seq + 1, c->snd.nxt))
+        c->snd.nxt = seq + 1;
+    c->send_next = c->snd.una;
 }
 
 /* ---- Data ------------------------------------------------------------------ */

@@ -154,7 +154,9 @@ void tcp_rtt_handshake_done(struct ustack *st, struct tcp_conn *c)
 
 static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
 {
-    bool handshake = c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED;
+    /* Our SYN is not acknowledged yet: SYN-SENT, SYN-RECEIVED, or a
+     * FIN-WAIT-1 entered by a CLOSE in SYN-RECEIVED. */
+    bool handshake = !c->syn_acked;
     unsigned limit = handshake ? st->cfg.tcp.syn_retries : st->cfg.tcp.data_retries;
     STAT_INC(st, tcp_rto_expired);
     if (c->rtt.retries >= limit) {
@@ -173,7 +175,7 @@ static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
         c->send_next = c->snd.una; /* go-back-N */
         tcp_output(st, c);
         /* The peer's window shrank below what is outstanding, so nothing
-         * could go: probe it, to learn its window (RFC 9293 §3.8.6.1). */
+         * could go: probe it (RFC 9293 §3.8.6.1). */
         if (c->send_next == c->snd.una && c->snd.una != c->snd.nxt)
             tcp_send_window_probe(st, c);
     }
@@ -279,14 +281,18 @@ void tcp_enter_time_wait(struct ustack *st, struct tcp_conn *c)
     tcp_notify(st, c);
 }
 
-/* Is output stuck on a zero window: something (data or FIN) waits to be
- * sent, nothing is in flight to bring an ACK, and the window is shut? */
+/* Is output stuck on a zero window: the window is shut, something (data
+ * or our FIN) waits at SND.UNA, and at most one unit is in flight (the
+ * last probe, or a last small segment)? Then the persist timer, not the
+ * retransmission timer, keeps the connection going: its probes are not
+ * retransmissions of lost data, so they never exhaust the retry limit
+ * while the peer keeps answering (RFC 9293 §3.8.6.1, MUST-37). */
 static bool window_blocked(const struct tcp_conn *c)
 {
-    if (c->snd.wnd != 0 || c->snd.una != c->snd.nxt)
+    if (c->snd.wnd != 0 || seq_gt(c->snd.nxt, c->snd.una + 1))
         return false;
     bool data = ringbuf_used(&c->sndbuf) > 0;
-    bool fin = c->fin_pending && !c->fin_sent;
+    bool fin = c->fin_pending && !tcp_fin_acked(c);
     return data || fin;
 }
 
@@ -296,6 +302,7 @@ void tcp_persist_update(struct ustack *st, struct tcp_conn *c)
                          c->state == TCP_CLOSE_WAIT ||
                          c->state == TCP_FIN_WAIT_1 || c->state == TCP_LAST_ACK;
     if (sending_state && window_blocked(c)) {
+        tcp_timer_stop(st, c, TCP_TIMER_RTX);
         if (!tcp_timer_running(c, TCP_TIMER_PERSIST))
             tcp_timer_set(st, c, TCP_TIMER_PERSIST,
                           st->now + persist_interval(st, c));

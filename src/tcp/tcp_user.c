@@ -192,10 +192,16 @@ static void close_sending(struct ustack *st, struct tcp_conn *c)
         break;
     case TCP_SYN_RECEIVED:
         /* "If no SENDs have been issued and there is no pending data to
-         * send, then form a FIN segment and send it ...; otherwise, queue
-         * for processing after entering ESTABLISHED state." We always
-         * queue: the FIN follows once our SYN is acknowledged. */
-        c->fin_pending = true;
+         * send, then form a FIN segment and send it, and enter FIN-WAIT-1
+         * state; otherwise, queue for processing after entering
+         * ESTABLISHED state." No SEND can have been issued (tcp_send
+         * refuses until ESTABLISHED), so on CLOSE the FIN goes now. After
+         * SHUT_WR the user may still read, which needs the buffers of
+         * ESTABLISHED: then the FIN waits for it. */
+        if (c->released)
+            send_fin(st, c, TCP_FIN_WAIT_1);
+        else
+            c->fin_pending = true;
         break;
     default:
         break; /* already closing, or never opened */
