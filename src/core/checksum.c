@@ -18,13 +18,12 @@
 
 #include <string.h>
 
-/* Fold a wide one's complement sum down to 16 bits. */
+/* Fold a wide one's complement sum down to 16 bits: add the carries
+ * back in until there are none. */
 static uint16_t fold64(uint64_t sum)
 {
-    sum = (sum & 0xffffffffu) + (sum >> 32);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    sum = (sum & 0xffffu) + (sum >> 16);
-    sum = (sum & 0xffffu) + (sum >> 16);
+    while (sum >> 16)
+        sum = (sum & 0xffffu) + (sum >> 16);
     return (uint16_t)sum;
 }
 
