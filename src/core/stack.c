@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "api/socket.h"
 #include "net/ipv4.h"
 #include "tcp/tcp.h"
 
@@ -17,6 +18,7 @@
 #define DEFAULT_TTL 64
 #define DEFAULT_ICMP_BURST 10
 #define DEFAULT_ICMP_RATE 100
+#define DEFAULT_MAX_SOCKETS SOCK_DEFAULT_MAX
 
 void ustack_config_init(struct ustack_config *cfg)
 {
@@ -25,6 +27,7 @@ void ustack_config_init(struct ustack_config *cfg)
     cfg->pbuf_count = DEFAULT_PBUF_COUNT;
     cfg->icmp_error_burst = DEFAULT_ICMP_BURST;
     cfg->icmp_error_rate = DEFAULT_ICMP_RATE;
+    cfg->max_sockets = DEFAULT_MAX_SOCKETS;
     tcp_config_defaults(&cfg->tcp);
 }
 
@@ -39,6 +42,8 @@ static void apply_defaults(struct ustack_config *cfg)
         cfg->icmp_error_burst = DEFAULT_ICMP_BURST;
     if (!cfg->icmp_error_rate)
         cfg->icmp_error_rate = DEFAULT_ICMP_RATE;
+    if (!cfg->max_sockets)
+        cfg->max_sockets = DEFAULT_MAX_SOCKETS;
     tcp_config_defaults(&cfg->tcp);
 }
 
@@ -83,6 +88,8 @@ struct ustack *ustack_new(const struct ustack_config *cfg,
                    st->cfg.icmp_error_rate, now);
     if (tcp_init(st) < 0)
         goto fail;
+    if (sock_table_init(st) < 0)
+        goto fail;
     return st;
 fail:
     ustack_free(st);
@@ -93,6 +100,7 @@ void ustack_free(struct ustack *st)
 {
     if (!st)
         return;
+    sock_table_free(st); /* first: detaches sockets from TCP's connections */
     tcp_destroy(st);
     pbuf_pool_destroy(&st->pool);
     free(st);
