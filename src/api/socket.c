@@ -288,9 +288,13 @@ static int stream_ensure_conn(struct ustack *st, struct sock *s)
     return 0;
 }
 
-/* Give a fresh socket a local address (addr 0 / port 0: ours / ephemeral). */
-static int stream_bind_to(struct ustack *st, struct sock *s, uint32_t ip, uint16_t port)
+/* addr 0 = our address; port 0 = an ephemeral port. */
+static int stream_bind(struct ustack *st, struct sock *s, uint32_t ip, uint16_t port)
 {
+    if (s->state != SOCK_FRESH)
+        return -EINVAL; /* already bound, listening or connected */
+    if (ip != 0 && ip != st->cfg.addr)
+        return -EADDRNOTAVAIL;
     int err = stream_ensure_conn(st, s);
     if (err < 0)
         return err;
@@ -301,29 +305,18 @@ static int stream_bind_to(struct ustack *st, struct sock *s, uint32_t ip, uint16
     return 0;
 }
 
-static int stream_bind(struct ustack *st, struct sock *s, uint32_t ip, uint16_t port)
-{
-    if (s->state != SOCK_FRESH)
-        return -EINVAL; /* already bound, listening or connected */
-    if (ip != 0 && ip != st->cfg.addr)
-        return -EADDRNOTAVAIL;
-    return stream_bind_to(st, s, ip, port);
-}
-
+/* An unbound socket gets an ephemeral port from TCP. Listening again only
+ * changes the backlog, as with listen(2). */
 static int stream_listen(struct ustack *st, struct sock *s, int backlog)
 {
-    if (s->state == SOCK_LISTENING)
-        return 0; /* listening already; the backlog stays as it was */
-    if (s->state != SOCK_FRESH && s->state != SOCK_BOUND)
+    if (s->state != SOCK_FRESH && s->state != SOCK_BOUND && s->state != SOCK_LISTENING)
         return -EINVAL;
-    if (s->state == SOCK_FRESH) {
-        int err = stream_bind_to(st, s, 0, 0);
-        if (err < 0)
-            return err;
-    }
+    int err = stream_ensure_conn(st, s);
+    if (err < 0)
+        return err;
     /* As listen(2): a backlog below 1 still admits one connection. TCP
-     * applies its own upper bound. */
-    int err = tcp_listen(st, s->conn, backlog < 1 ? 1 : backlog);
+     * applies its own upper bound (backlog_max). */
+    err = tcp_listen(st, s->conn, backlog < 1 ? 1 : backlog);
     if (err < 0)
         return err;
     s->state = SOCK_LISTENING;
@@ -388,12 +381,12 @@ static int stream_connect(struct ustack *st, struct sock *s, uint32_t ip, uint16
         return -EADDRNOTAVAIL;
     if (bad_destination(st, ip))
         return -ENETUNREACH;
-    if (s->state == SOCK_FRESH) {
-        int err = stream_bind_to(st, s, 0, 0);
-        if (err < 0)
-            return err;
-    }
-    int err = tcp_connect(st, s->conn, ip, port);
+    /* An unbound socket gets an ephemeral port from tcp_connect, which
+     * picks one that makes the four-tuple unique. */
+    int err = stream_ensure_conn(st, s);
+    if (err < 0)
+        return err;
+    err = tcp_connect(st, s->conn, ip, port);
     if (err == 0) {
         s->state = SOCK_CONNECTED;
         sock_mark(st->socks, s);
