@@ -467,3 +467,33 @@ TEST(ip4_random_frames_accounted)
     CHECK(c->ip_delivered > 0);
     fx_close(&fx);
 }
+
+TEST(ip4_oversized_frames)
+{
+    /* A packet larger than our MTU (the link delivered it, so we accept
+     * it) whose reply would not fit: the reply is refused, not cut. */
+    struct ip_fixture fx;
+    REQUIRE(fx_open(&fx, FX_MTU));
+    static uint8_t frame[65535 + 100];
+    static uint8_t icmp[65535];
+    size_t sizes[] = {1501, 4000, 65535};
+    for (size_t i = 0; i < 3; i++) {
+        size_t ilen = fx_build_icmp(icmp, 8, 0, 0x00010001, frame, sizes[i] - 28);
+        size_t n = fx_build_ip(frame, FX_PEER, FX_ADDR, 1, icmp, ilen);
+        CHECK_EQ(n, sizes[i]);
+        fx_snapshot(&fx);
+        fx_input(&fx, frame, n);
+        FX_CHECK_MOVED(&fx, "ip.rx", "ip.delivered", "icmp.rx", "icmp.rx_echo_request",
+                       "ip.drop_too_big");
+        CHECK_EQ(fx_pending(&fx), 0);
+    }
+    /* A frame longer than 65535 bytes: the header decides where the
+     * packet ends, the rest is ignored like padding. */
+    size_t n = fx_build_echo(frame, FX_PEER, FX_ADDR, 1, 1, "abc", 3);
+    fx_snapshot(&fx);
+    fx_input(&fx, frame, sizeof(frame));
+    FX_CHECK_MOVED(&fx, ECHO_ANSWERED);
+    uint8_t out[FX_MTU];
+    CHECK_EQ(fx_sent(&fx, out, sizeof(out)), n);
+    fx_close(&fx);
+}
