@@ -83,8 +83,15 @@ static void bsd_enter(struct ustack_bsd *b)
 static void bsd_leave(struct ustack_bsd *b)
 {
     b->callers--;
-    if (b->dead_errno && b->callers == 0)
-        pthread_cond_broadcast(&b->idle);
+    if (b->dead_errno) {
+        /* Stopping (or the runner is gone): the last caller out lets
+         * ustack_bsd_stop go on, which frees b and the runner as soon as
+         * we unlock, so unlock without touching the runner again. */
+        if (b->callers == 0)
+            pthread_cond_broadcast(&b->idle);
+        pthread_mutex_unlock(bsd_mutex(b));
+        return;
+    }
     ustack_runner_unlock(b->runner);
 }
 
