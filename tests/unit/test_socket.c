@@ -864,6 +864,9 @@ TEST(socket_bsd_echo_across_threads)
     int fd = ustack_bsd_socket(p.a, USTACK_SOCK_STREAM);
     ustack_bsd_setsockopt(p.a, fd, USTACK_BSD_SNDTIMEO, 10000);
     ustack_bsd_setsockopt(p.a, fd, USTACK_BSD_RCVTIMEO, 10000);
+    /* A send buffer far smaller than the data: send must block and resume
+     * many times to queue it all. */
+    CHECK_EQ(ustack_bsd_setsockopt(p.a, fd, USTACK_SO_SNDBUF, 8192), 0);
     struct sockaddr_in to = sin_of(SK_ADDR_B, SK_PORT);
     CHECK_EQ(ustack_bsd_connect(p.a, fd, SA(to), sizeof(to)), 0);
     struct sockaddr_in peer;
@@ -917,6 +920,20 @@ TEST(socket_bsd_refused_timeouts_nonblock)
     struct sockaddr_in refused = sin_of(SK_ADDR_B, 9);
     CHECK_EQ(ustack_bsd_connect(p.a, fd, SA(refused), sizeof(refused)), -1);
     CHECK_EQ(errno, ECONNREFUSED);
+    ustack_bsd_close(p.a, fd);
+
+    /* Nobody answers for 10.0.0.3: SNDTIMEO ends the wait with EINPROGRESS
+     * (the attempt goes on) and a second connect says EALREADY. */
+    fd = ustack_bsd_socket(p.a, USTACK_SOCK_STREAM);
+    ustack_bsd_setsockopt(p.a, fd, USTACK_BSD_SNDTIMEO, 150);
+    struct sockaddr_in silent = sin_of(SK_ADDR_B + 1, SK_PORT);
+    uint64_t t_connect = mono_us();
+    CHECK_EQ(ustack_bsd_connect(p.a, fd, SA(silent), sizeof(silent)), -1);
+    CHECK_EQ(errno, EINPROGRESS);
+    uint64_t connect_waited = mono_us() - t_connect;
+    CHECK(connect_waited >= 145000 && connect_waited < 5000000);
+    CHECK_EQ(ustack_bsd_connect(p.a, fd, SA(silent), sizeof(silent)), -1);
+    CHECK_EQ(errno, EALREADY);
     ustack_bsd_close(p.a, fd);
 
     int l = bsd_listen(p.b, SK_PORT);
