@@ -254,15 +254,28 @@ static void block_signals(struct connect *c)
 
 /* ---- connecting and lingering ------------------------------------------------- */
 
+static const char *connection_error_text(int err)
+{
+    switch (err) {
+    case ECONNREFUSED:
+        return "connection refused";
+    case ETIMEDOUT:
+    case EAGAIN:
+    case EINPROGRESS: /* a connect() cut short by SNDTIMEO, as on Linux */
+        return "connection timed out";
+    case ECONNRESET:
+        return "connection reset by peer";
+    default:
+        return strerror(err);
+    }
+}
+
 static void report_connect_error(struct connect *c, int err)
 {
     char a[16];
     ustack_format_ipv4(ntohl(c->peer.sin_addr.s_addr), a);
-    const char *why = err == ECONNREFUSED ? "connection refused"
-                      : err == ETIMEDOUT || err == EAGAIN ? "connection timed out"
-                      : err == ECONNRESET ? "connection reset"
-                                          : strerror(err);
-    cli_error(connect_command.name, "%s:%u: %s", a, ntohs(c->peer.sin_port), why);
+    cli_error(connect_command.name, "%s:%u: %s", a, ntohs(c->peer.sin_port),
+              connection_error_text(err));
 }
 
 static int open_connection(struct connect *c)

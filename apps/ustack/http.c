@@ -404,6 +404,7 @@ struct http_conn {
     enum conn_state state;
     bool close_after; /* shut down once this response is sent */
     int minor;        /* HTTP minor version of the current request */
+    uint64_t bytes_in, bytes_out;
 
     size_t in_len;
     char in[HTTP_HEAD_MAX];
@@ -478,6 +479,12 @@ static void end_body(struct http_conn *c)
     free(c->page);
     c->page = NULL;
     c->page_len = c->page_off = 0;
+}
+
+void http_conn_bytes(const struct http_conn *c, uint64_t *in, uint64_t *out)
+{
+    *in = c->bytes_in;
+    *out = c->bytes_out;
 }
 
 void http_conn_free(struct http_conn *c)
@@ -872,6 +879,7 @@ static int pump(struct http_conn *c)
         if (n < 0)
             return -1;
         c->out_off += (size_t)n;
+        c->bytes_out += (uint64_t)n;
     }
 }
 
@@ -915,6 +923,7 @@ static int read_step(struct http_conn *c)
     if (n <= 0) /* end of stream (maybe mid-request) or a failed connection */
         return -1;
     c->in_len += (size_t)n;
+    c->bytes_in += (uint64_t)n;
     return 1;
 }
 
@@ -927,6 +936,7 @@ static int drain_step(struct http_conn *c)
             return 0;
         if (n <= 0)
             return -1;
+        c->bytes_in += (uint64_t)n;
     }
 }
 

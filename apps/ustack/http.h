@@ -85,6 +85,9 @@ void http_server_totals(const struct http_server *srv, struct http_totals *out);
 struct http_conn *http_conn_new(struct http_server *srv, int sd);
 void http_conn_free(struct http_conn *c);
 
+/* Bytes this connection received and handed to the send buffer so far. */
+void http_conn_bytes(const struct http_conn *c, uint64_t *in, uint64_t *out);
+
 enum http_status { HTTP_CONN_OPEN, HTTP_CONN_DONE };
 
 /* Make all the progress possible without blocking: read requests, answer

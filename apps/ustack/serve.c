@@ -257,8 +257,11 @@ static void client_log(struct serve *sv, const struct client *c, const char *wha
         ustack_format_ipv4(ntohl(peer.sin_addr.s_addr), addr);
         port = ntohs(peer.sin_port);
     }
-    printf("%s: %s:%u %s (in %llu, out %llu bytes)\n", service_names[c->svc], addr, port,
-           what, (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out);
+    printf("%s: %s:%u %s", service_names[c->svc], addr, port, what);
+    if (c->bytes_in || c->bytes_out)
+        printf(" (%llu bytes in, %llu out)", (unsigned long long)c->bytes_in,
+               (unsigned long long)c->bytes_out);
+    printf("\n");
 }
 
 static void client_close(struct serve *sv, struct client *c)
@@ -370,7 +373,9 @@ static bool chargen_run(struct serve *sv, struct client *c)
 static bool http_run(struct serve *sv, struct client *c)
 {
     (void)sv;
-    return http_conn_run(c->http) == HTTP_CONN_OPEN;
+    enum http_status status = http_conn_run(c->http);
+    http_conn_bytes(c->http, &c->bytes_in, &c->bytes_out);
+    return status == HTTP_CONN_OPEN;
 }
 
 /* Let client c make all the progress it can; close it when it is done. */
