@@ -23,6 +23,18 @@
  * Each public call looks the descriptor up, then dispatches on the socket
  * type: stream sockets go to the stream_* functions below; datagram sockets
  * slot in beside them with the UDP issue.
+ *
+ * Choices where socket.h leaves room:
+ *  - accept with a full table returns -EMFILE and leaves the connection in
+ *    the accept queue (the listener stays readable), instead of dropping it.
+ *  - a socket whose connect failed is not reconnected: connect again returns
+ *    the pending error once (the "connect twice" idiom), then -EINVAL.
+ *  - ustack_events on a descriptor that is not open reports
+ *    USTACK_EV_ERROR, as poll(2) reports POLLNVAL.
+ *  - ustack_poll skips a socket whose readiness is empty again by the time
+ *    it is polled (e.g. its data was read in between).
+ *  - connect to a listening socket is -EOPNOTSUPP (POSIX), to 0.0.0.0 or
+ *    port 0 -EADDRNOTAVAIL, to a multicast/broadcast address -ENETUNREACH.
  */
 #include "api/socket.h"
 
