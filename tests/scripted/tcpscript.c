@@ -17,8 +17,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/socket.h"
-#include "core/stack.h"
 #include "tcp/tcp.h"
 #include "test.h"
 
@@ -45,7 +43,6 @@ struct ts {
     uint8_t ttl;
     uint16_t ip_id;
     bool failed;
-    bool own_socks; /* we set up the socket table (see ts_new_with) */
 
     struct ts_flow flows[TS_MAX_FLOWS];
     int nflows;
@@ -718,15 +715,6 @@ struct ts *ts_new_with(const struct ustack_config *cfg)
         free(ts);
         return NULL;
     }
-    /* The event API needs the socket table; set it up if ustack_new did
-     * not (yet) do so itself. */
-    if (!ts->st->socks) {
-        if (sock_table_init(ts->st) < 0) {
-            ts_free(ts);
-            return NULL;
-        }
-        ts->own_socks = true;
-    }
     ts->deadline = ustack_timer(ts->st, ts->now);
     ts_flow(ts, TS_PEER_PORT);
     return ts;
@@ -736,8 +724,6 @@ void ts_free(struct ts *ts)
 {
     if (!ts)
         return;
-    if (ts->own_socks)
-        sock_table_free(ts->st);
     ustack_free(ts->st);
     ustack_link_close(ts->stack_end);
     ustack_link_close(ts->peer_end);
