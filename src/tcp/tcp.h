@@ -44,14 +44,20 @@ struct tcp_conn *tcp_conn_create(struct ustack *st);
 /* Attach the socket layer's handle (NULL detaches: no more notifications). */
 void tcp_set_owner(struct tcp_conn *c, void *owner);
 
-/* Local address: addr 0 = our address; port 0 = an ephemeral port.
- * -EADDRINUSE when taken (unless reuse and only TIME-WAIT holds it). */
+/* Local address: addr 0 = any of ours (a listener on 0 takes segments
+ * for every local address); port 0 = an ephemeral port (49152-65535).
+ * -EADDRINUSE when taken; -EADDRNOTAVAIL for an address not ours. With
+ * reuse (SO_REUSEADDR), TIME-WAIT connections never block the port, and
+ * other connections only if they were bound without reuse or are
+ * listening (accepted connections inherit their listener's flag). */
 int tcp_bind(struct ustack *st, struct tcp_conn *c, uint32_t addr,
              uint16_t port, bool reuse);
 int tcp_listen(struct ustack *st, struct tcp_conn *c, int backlog);
 /* The next established connection from the accept queue, or NULL. */
 struct tcp_conn *tcp_accept(struct ustack *st, struct tcp_conn *listener);
-/* Active open; returns -EINPROGRESS once the SYN is on its way. */
+/* Active open; returns -EINPROGRESS once the SYN is on its way (binding
+ * an ephemeral port first if c is unbound). tcp_send returns -EAGAIN
+ * until the connection is established. */
 int tcp_connect(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
                 uint16_t rport);
 
