@@ -25,7 +25,8 @@ KERNEL_ADDR2=10.0.1.1
 USTACK_ADDR2=10.0.1.2
 
 WORK=                    # temp dir: capture and log
-UP_PID=                  # the one process we start in the background
+UP_PID=                  # the ustack we run in the background (up, then serve)
+SERVER_PID=              # the kernel-side nc server of the TCP client step
 NS_CREATED=
 
 # ---- presentation -----------------------------------------------------------
@@ -65,6 +66,7 @@ cleanup() {
         kill -TERM "$UP_PID" 2>/dev/null
         wait "$UP_PID" 2>/dev/null
     fi
+    [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null
     [ -n "$NS_CREATED" ] && ip netns del "$NS" 2>/dev/null
     [ -n "$WORK" ] && rm -rf "$WORK"
 }
@@ -199,6 +201,123 @@ step_done() {
         "temporary files go now. Next: ustack help"
 }
 
+# ---- TCP steps: ustack serve and ustack connect ---------------------------------
+
+# Show a capture file through tshark (or tcpdump), one line per segment.
+show_tcp_capture() { # FILE TSHARK-FILTER TCPDUMP-FILTER LINES
+    if command -v tshark >/dev/null; then
+        printf '%s   $ tshark -n -r %s -Y %s%s\n' "$DIM" "$(basename "$1")" "'$2'" "$RESET"
+        tshark -n -r "$1" -Y "$2" 2>/dev/null | head -n "$4" | sed 's/^/     /'
+    elif command -v tcpdump >/dev/null; then
+        printf '%s   $ tcpdump -n -r %s %s%s\n' "$DIM" "$(basename "$1")" "'$3'" "$RESET"
+        tcpdump -n -r "$1" "$3" 2>/dev/null | head -n "$4" | sed 's/^/     /'
+    else
+        say "(install tshark or tcpdump to read $1)"
+    fi
+}
+
+step_tcp_serve() {
+    step "ustack serves TCP"
+    say "'ustack serve' brings the stack up again on $IFNAME, this time with TCP services" \
+        "on $USTACK_ADDR: echo (port 7), discard (9), chargen (19) and a small HTTP" \
+        "server (80) for the files of a directory."
+    mkdir -p "$WORK/www"
+    echo "Hello over ustack's TCP." >"$WORK/www/hello.txt"
+    printf '%s   $ %s%s\n' "$DIM" "$USTACK serve --netns $NS --ifname $IFNAME \
+--kernel-addr $KERNEL_ADDR/$PREFIX --addr $USTACK_ADDR --echo 7 --discard 9 --chargen 19 \
+--http 80:$WORK/www --pcap $WORK/tcp.pcap &" "$RESET"
+    "$USTACK" serve --netns "$NS" --ifname "$IFNAME" --kernel-addr "$KERNEL_ADDR/$PREFIX" \
+        --addr "$USTACK_ADDR" --echo 7 --discard 9 --chargen 19 --http "80:$WORK/www" \
+        --pcap "$WORK/tcp.pcap" >"$WORK/serve.log" 2>&1 &
+    UP_PID=$!
+    i=0
+    until ip netns exec "$NS" ip -o -4 address show dev "$IFNAME" 2>/dev/null |
+        grep -q "$KERNEL_ADDR/"; do
+        if ! kill -0 "$UP_PID" 2>/dev/null || [ $i -ge 50 ]; then
+            sed 's/^/     /' "$WORK/serve.log" >&2
+            die "ustack serve did not come up"
+        fi
+        sleep 0.1
+        i=$((i + 1))
+    done
+    sed -n 1p "$WORK/serve.log" | sed 's/^/     /'
+}
+
+step_tcp_kernel_clients() {
+    step "Kernel clients talk to ustack's services"
+    if ! command -v nc >/dev/null; then
+        say "(install netcat-openbsd to try echo, discard and chargen)"
+    else
+        say "Linux's TCP, through nc, to ustack's echo service. -N sends FIN at the end of" \
+            "input; echo sends everything back, then closes too:"
+        printf '%s   $ echo "hello, ustack" | nc -N %s 7%s\n' "$DIM" "$USTACK_ADDR" "$RESET"
+        echo "hello, ustack" | timeout 5 ip netns exec "$NS" nc -N "$USTACK_ADDR" 7 2>&1 |
+            sed 's/^/     /'
+        say "" "A megabyte into discard, which keeps nothing:"
+        printf '%s   $ head -c 1000000 /dev/zero | nc -N %s 9%s\n' "$DIM" "$USTACK_ADDR" \
+            "$RESET"
+        head -c 1000000 /dev/zero | timeout 5 ip netns exec "$NS" nc -N "$USTACK_ADDR" 9
+        say "" "chargen streams lines of rotating printable ASCII (RFC 864) until we hang up:"
+        printf '%s   $ nc -d %s 19 | head -n 4%s\n' "$DIM" "$USTACK_ADDR" "$RESET"
+        timeout 5 ip netns exec "$NS" nc -d "$USTACK_ADDR" 19 2>/dev/null | head -n 4 |
+            sed 's/^/     /'
+    fi
+    if command -v curl >/dev/null; then
+        say "" "curl fetches a file from ustack's HTTP server, then a missing one:"
+        run ip netns exec "$NS" curl -sS -i --max-time 5 "http://$USTACK_ADDR/hello.txt"
+        run ip netns exec "$NS" curl -sS -o /dev/null -w 'HTTP status %{http_code}\n' \
+            --max-time 5 "http://$USTACK_ADDR/missing.txt"
+    fi
+}
+
+step_tcp_capture() {
+    step "TCP in the capture"
+    say "The echo connection, segment by segment: the three-way handshake (SYN," \
+        "SYN-ACK, ACK), the data and its echo, then the four-way close, a FIN from" \
+        "each side, each one acknowledged."
+    show_tcp_capture "$WORK/tcp.pcap" "tcp.port == 7" "tcp port 7" 14
+}
+
+step_tcp_ustack_client() {
+    step "ustack as the TCP client"
+    if ! command -v nc >/dev/null; then
+        say "(install netcat-openbsd for this step)"
+        return
+    fi
+    say "The other direction: a kernel server (nc -l, in the namespace) and 'ustack" \
+        "connect', a netcat on ustack's blocking socket API, on its own device" \
+        "($IFNAME2, $USTACK_ADDR2). Each side sends a line and half-closes."
+    printf '%s   $ echo "hello from the kernel" | nc -N -l 5000 &%s\n' "$DIM" "$RESET"
+    echo "hello from the kernel" | timeout 20 ip netns exec "$NS" nc -N -l 5000 \
+        >"$WORK/server.out" 2>&1 &
+    SERVER_PID=$!
+    sleep 0.3 # let nc start listening
+    printf '%s   $ echo "hello from ustack" | %s%s\n' "$DIM" "$USTACK connect --netns $NS \
+--ifname $IFNAME2 --kernel-addr $KERNEL_ADDR2/$PREFIX --addr $USTACK_ADDR2 \
+--pcap $WORK/connect.pcap $KERNEL_ADDR2 5000" "$RESET"
+    echo "hello from ustack" | "$USTACK" connect --netns "$NS" --ifname "$IFNAME2" \
+        --kernel-addr "$KERNEL_ADDR2/$PREFIX" --addr "$USTACK_ADDR2" \
+        --pcap "$WORK/connect.pcap" "$KERNEL_ADDR2" 5000 2>&1 | sed 's/^/     /'
+    wait "$SERVER_PID"
+    SERVER_PID=
+    say "" "What the kernel's nc received:"
+    sed 's/^/     /' "$WORK/server.out"
+    say "" "ustack's capture of that connection, from its SYN to the last ACK:"
+    show_tcp_capture "$WORK/connect.pcap" "tcp" "tcp" 14
+}
+
+step_tcp_stop() {
+    step "Stop ustack serve"
+    say "On SIGTERM, serve prints what each service did, then the counters:"
+    run kill -TERM "$UP_PID"
+    wait "$UP_PID"
+    rc=$?
+    UP_PID=
+    grep -E '/tcp:|^http:' "$WORK/serve.log" | sed 's/^/     /'
+    grep -E '^tcp\.' "$WORK/serve.log" | sed 's/^/     /'
+    [ "$rc" -eq 0 ] || die "ustack serve exited with status $rc"
+}
+
 main() {
     check_requirements
     WORK=$(mktemp -d /tmp/ustack-demo.XXXXXX) || die "cannot create a temp dir"
@@ -213,6 +332,11 @@ main() {
     step_ustack_ping
     step_capture
     step_counters
+    step_tcp_serve
+    step_tcp_kernel_clients
+    step_tcp_capture
+    step_tcp_ustack_client
+    step_tcp_stop
     step_done
 }
 
