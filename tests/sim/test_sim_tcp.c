@@ -1079,3 +1079,82 @@ TEST(sim_tcp_transfer_with_every_impairment)
     tcp_close(n.st[1], p.listener);
     net_free(&n);
 }
+
+/* ---- Graceful and abortive close ----------------------------------------------------- */
+
+struct drain {
+    struct tcp_conn *c;
+    struct ustack *st;
+    uint64_t received;
+    bool eof, bad;
+};
+
+static bool drain_to_eof(struct net *n, void *ctx)
+{
+    (void)n;
+    struct drain *d = ctx;
+    uint8_t buf[4096];
+    ssize_t r;
+    while ((r = tcp_recv(d->st, d->c, buf, sizeof(buf))) > 0) {
+        for (ssize_t i = 0; i < r; i++)
+            if (buf[i] != pattern(d->received + (uint64_t)i, 9))
+                d->bad = true;
+        d->received += (uint64_t)r;
+    }
+    d->eof = r == 0;
+    return d->eof;
+}
+
+/* CLOSE right after queueing 200 KB: every byte still arrives (over a
+ * lossy path), then the FIN. */
+TEST(sim_tcp_close_flushes_queued_data)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 20000, 99) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 80));
+    static uint8_t data[200000];
+    for (size_t i = 0; i < sizeof(data); i++)
+        data[i] = pattern(i, 9);
+    CHECK_EQ(tcp_send(n.st[0], p.client, data, sizeof(data), 0), (ssize_t)sizeof(data));
+    tcp_close(n.st[0], p.client);
+    struct drain d = {p.server, n.st[1], 0, false, false};
+    CHECK(run(&n, drain_to_eof, &d, 600 * SEC));
+    CHECK_EQ(d.received, sizeof(data));
+    CHECK(!d.bad);
+    tcp_close(n.st[1], p.server);
+    tcp_close(n.st[1], p.listener);
+    run_for(&n, 300 * SEC);
+    CHECK_EQ(conns(&n, 0), 0);
+    CHECK_EQ(conns(&n, 1), 0);
+    net_free(&n);
+}
+
+/* SO_LINGER with zero time, and ABORT: RST at once, the peer sees
+ * ECONNRESET, nothing is left behind. */
+TEST(sim_tcp_linger_zero_and_abort_reset)
+{
+    struct net n;
+    REQUIRE(net_init(&n, 5 * MS, 0, 1) == 0);
+    struct pair p;
+    REQUIRE(open_pair(&n, &p, 80));
+    CHECK_EQ(tcp_setopt(n.st[0], p.client, USTACK_SO_LINGER_ZERO, 1), 0);
+    tcp_close(n.st[0], p.client);
+    CHECK_EQ(conns(&n, 0), 0);
+    CHECK(run(&n, failed_conn, p.server, 1 * SEC));
+    CHECK_EQ(p.server->fail, ECONNRESET);
+    tcp_close(n.st[1], p.server);
+
+    struct pair q;
+    REQUIRE(open_pair(&n, &q, 81));
+    tcp_abort(n.st[1], q.server);
+    CHECK(run(&n, failed_conn, q.client, 1 * SEC));
+    CHECK_EQ(q.client->fail, ECONNRESET);
+    CHECK(tcp_events(q.client) & 0x8); /* HUP */
+    tcp_close(n.st[0], q.client);
+    tcp_close(n.st[1], p.listener);
+    tcp_close(n.st[1], q.listener);
+    CHECK_EQ(conns(&n, 0), 0);
+    CHECK_EQ(conns(&n, 1), 0);
+    net_free(&n);
+}
