@@ -81,7 +81,8 @@
     X(tcp, drop_bad_ack, "ACK outside RFC 5961 5.2 limits")                   \
     X(tcp, drop_ack_unsent, "ACK for data not yet sent")                      \
     X(tcp, drop_no_ack, "no ACK bit in a synchronized state")                 \
-    X(tcp, drop_out_of_order, "past RCV.NXT (no reassembly yet)")             \
+    X(tcp, rx_out_of_order, "segments held for reassembly")                   \
+    X(tcp, drop_out_of_order, "past RCV.NXT, reassembly queue full")          \
     X(tcp, drop_in_state, "segments the state has no use for")                \
     X(tcp, challenge_ack, "RFC 5961 challenge ACKs sent")                     \
     X(tcp, challenge_ack_limited, "challenge ACKs rate-limited")              \

@@ -72,10 +72,10 @@ size_t ringbuf_peek(const struct ringbuf *rb, size_t offset, void *dst,
 size_t ringbuf_consume(struct ringbuf *rb, size_t len)
 {
     size_t n = len < rb->used ? len : rb->used;
+    /* The head only ever moves forward, even when the ring empties:
+     * bytes stored past the tail (ringbuf_write_at) stay where they are. */
     rb->head = rb->cap ? ring_index(rb, n) : 0;
     rb->used -= n;
-    if (rb->used == 0)
-        rb->head = 0; /* keep later writes contiguous when possible */
     return n;
 }
 

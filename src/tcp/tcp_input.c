@@ -725,6 +725,10 @@ static void receive_in_order(struct ustack *st, struct tcp_conn *c,
     if (!c->rd_shutdown) /* after SHUT_RD, text is acknowledged and dropped */
         n = (uint32_t)ringbuf_write(&c->rcvbuf, seg->data, n);
     c->rcv.nxt += n;
+    /* Held text this segment has reached follows it into the stream. */
+    uint32_t held = c->rd_shutdown ? 0 : tcp_reass_pull(c);
+    c->rcv.nxt += held;
+    n += held;
     c->rcv.wnd -= n < c->rcv.wnd ? n : c->rcv.wnd;
     c->bytes_received += n;
     STAT_ADD(st, tcp_rx_data_bytes, n);
@@ -735,12 +739,16 @@ static void receive_in_order(struct ustack *st, struct tcp_conn *c,
     tcp_notify(st, c);
 }
 
-/* Text beyond RCV.NXT: a gap before it. The reassembly queue (a later
- * issue) will keep it here; for now it is dropped, and an immediate ACK
- * tells the sender where the gap starts (RFC 5681 §4.2). */
-static void receive_out_of_order(struct ustack *st, struct tcp_conn *c)
+/* Text beyond RCV.NXT, after a gap: held for later processing (SHLD-31,
+ * tcp_reass.c). An immediate duplicate ACK tells the sender where the gap
+ * starts (RFC 5681 §4.2). */
+static void receive_out_of_order(struct ustack *st, struct tcp_conn *c,
+                                 const struct tcp_seg *seg)
 {
-    STAT_INC(st, tcp_drop_out_of_order);
+    if (!c->rd_shutdown && tcp_reass_hold(c, seg))
+        STAT_INC(st, tcp_rx_out_of_order);
+    else
+        STAT_INC(st, tcp_drop_out_of_order);
     c->ack_pending = true;
 }
 
@@ -766,7 +774,7 @@ static bool process_text(struct ustack *st, struct tcp_conn *c,
         if (seg->seq == c->rcv.nxt)
             receive_in_order(st, c, seg);
         else
-            receive_out_of_order(st, c);
+            receive_out_of_order(st, c, seg);
         return true;
     default:
         /* CLOSE-WAIT, CLOSING, LAST-ACK, TIME-WAIT: "This should not
@@ -782,12 +790,11 @@ static bool process_text(struct ustack *st, struct tcp_conn *c,
 static void check_fin(struct ustack *st, struct tcp_conn *c,
                       const struct tcp_seg *seg)
 {
-    if (!(seg->flags & TCP_FIN))
-        return;
-    /* Only a FIN in sequence counts: every byte before it has arrived
-     * (an out-of-order segment's text was not taken, so its end is not
-     * RCV.NXT). */
-    if (seg->seq + seg->data_len != c->rcv.nxt)
+    /* Only a FIN in sequence counts, one that every byte before it has
+     * reached: this segment's (if its text went in, in order), or one the
+     * reassembly queue held until the text before it arrived. */
+    bool own = (seg->flags & TCP_FIN) && seg->seq + seg->data_len == c->rcv.nxt;
+    if (!tcp_reass_fin_reached(c) && !own)
         return;
     /* "advance RCV.NXT over the FIN, and send an acknowledgment for the
      * FIN". The FIN takes a sequence number but no buffer space; keeping

@@ -6,6 +6,7 @@
  *   tcp_user.c     §3.10.1-6 OPEN, SEND, RECEIVE, CLOSE, ABORT, STATUS
  *   tcp_output.c   building and sending segments
  *   tcp_timer.c    §3.10.8   timeouts; RFC 6298 retransmission timer
+ *   tcp_reass.c    §3.10.7.4 holding out-of-order text (seventh step)
  *   tcp_options.c  §3.2      options (MSS; room for the others)
  *   tcp_conn.c     connection blocks, lookup tables, ports, listener queues
  *   isn.c          RFC 6528  initial sequence numbers
@@ -125,6 +126,17 @@ struct tcp_rtt {
     bool syn_timed_out;   /* the SYN needed a retransmission (§5.7) */
 };
 
+/* Out-of-order text held in the receive ring (tcp_reass.c). */
+#define TCP_REASS_RANGES 8
+struct tcp_reass {
+    struct {
+        uint32_t start, end;   /* a filled range [start, end) past RCV.NXT */
+    } range[TCP_REASS_RANGES]; /* sorted, apart from each other */
+    unsigned count;
+    bool fin;                  /* a FIN arrived early ... */
+    uint32_t fin_seq;          /* ... at this sequence number */
+};
+
 /* A queue of connections waiting on a listener. */
 struct tcp_queue {
     struct tcp_conn *head, *tail;
@@ -180,6 +192,7 @@ struct tcp_conn {
      * holds bytes received in order and not yet read. */
     struct ringbuf sndbuf, rcvbuf;
     uint32_t sndbuf_size, rcvbuf_size;
+    struct tcp_reass reass; /* text held past RCV.NXT */
 
     struct tcp_rtt rtt;
     uint8_t probes;                      /* unanswered zero-window probes */
@@ -308,6 +321,17 @@ bool syncookie_check(const struct tcp_state *t, const struct tcp_seg *ack,
                      uint64_t now, uint16_t *mss);
 /* How long a cookie stays valid at most, microseconds. */
 uint64_t syncookie_lifetime(void);
+
+/* ---- tcp_reass.c ---------------------------------------------------------- */
+
+/* Hold the text of seg (acceptable, trimmed, starting past RCV.NXT) in the
+ * receive ring. False if the queue has no range left for it. */
+bool tcp_reass_hold(struct tcp_conn *c, const struct tcp_seg *seg);
+/* After RCV.NXT advanced: make the held text that now continues the
+ * stream readable; returns how many bytes (the caller advances RCV.NXT). */
+uint32_t tcp_reass_pull(struct tcp_conn *c);
+/* Has RCV.NXT reached a FIN that arrived early? (Clears it.) */
+bool tcp_reass_fin_reached(struct tcp_conn *c);
 
 /* ---- tcp_options.c -------------------------------------------------------- */
 

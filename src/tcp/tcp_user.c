@@ -9,6 +9,7 @@
 #include "tcp/tcp_int.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "ustack/socket.h"
@@ -391,8 +392,12 @@ static int set_buffer_size(struct ustack *st, struct tcp_conn *c, int opt,
         committed = snd ? 0 : c->rcv.wnd; /* the window in our SYN */
     if (size < committed)
         size = committed;
-    if (rb->buf && size != rb->cap && ring_resize(rb, size) < 0)
-        return -ENOMEM;
+    if (rb->buf && size != rb->cap) {
+        if (ring_resize(rb, size) < 0)
+            return -ENOMEM;
+        if (!snd) /* held out-of-order text did not move: the peer resends it */
+            memset(&c->reass, 0, sizeof(c->reass));
+    }
     if (snd)
         c->sndbuf_size = size;
     else

@@ -107,6 +107,13 @@ TEST(tcp_ringbuf_write_at_and_commit)
     char out[8];
     CHECK_EQ(ringbuf_read(&rb, out, 8), 6);
     CHECK_MEM(out, "abCDEF", 6);
+    /* Emptying the ring keeps bytes stored past the tail in place. */
+    CHECK_EQ(ringbuf_write_at(&rb, 1, "Z", 1), 1);
+    CHECK_EQ(ringbuf_write(&rb, "Y", 1), 1);
+    ringbuf_commit(&rb, 1);
+    CHECK_EQ(ringbuf_read(&rb, out, 8), 2);
+    CHECK_MEM(out, "YZ", 2);
+    CHECK_EQ(ringbuf_used(&rb), 0);
     /* Past the capacity is cut off. */
     CHECK_EQ(ringbuf_write_at(&rb, 6, "xyz", 3), 2);
     CHECK_EQ(ringbuf_write_at(&rb, 8, "xyz", 3), 0);
