@@ -6,8 +6,9 @@
  * rings. Besides the usual write-at-the-tail / read-at-the-head, a ring can
  * copy bytes out from any offset without consuming them (retransmission reads
  * the same bytes again until they are acknowledged) and write bytes at an
- * offset past the tail without making them readable yet (where a reassembly
- * queue will put out-of-order data).
+ * offset past the tail without making them readable yet (where TCP's
+ * reassembly queue puts out-of-order data), and the head never jumps, so
+ * such bytes stay valid while the readable ones are consumed.
  *
  * The capacity is fixed when the storage is allocated; the storage can be
  * allocated late (ringbuf_alloc), so a ring costs nothing until used.

@@ -1044,8 +1044,8 @@ TEST(sim_tcp_random_segments_do_no_harm)
 /* Loss, duplication, reordering, corruption and jitter in both
  * directions, over a 10 Mbit/s wire: 1 MiB each way arrives byte-exact
  * (corrupted frames die at a checksum; duplicates and stale segments fail
- * the sequence test; reordered ones are dropped and resent, until the
- * reassembly queue exists). */
+ * the sequence test; segments that overtake others wait in the reassembly
+ * queue). */
 TEST(sim_tcp_transfer_with_every_impairment)
 {
     uint64_t seed = 777;
