@@ -486,7 +486,10 @@ static void dispatch(struct serve *sv, const struct ustack_event *ev)
         client_run(sv, c);
 }
 
-/* The after_io hook: handle every socket whose readiness changed. */
+/* The after_io hook: handle every socket whose readiness changed. Our own
+ * calls queue sockets too (a recv that empties the buffer changes its
+ * readiness), so poll until the list is empty: whatever stays queued would
+ * wait for the runner's next wake-up. */
 static void drain_events(void *ctx)
 {
     struct serve *sv = ctx;
@@ -494,12 +497,12 @@ static void drain_events(void *ctx)
     for (int round = 0; round < POLL_ROUNDS; round++) {
         size_t before = sv->nclients;
         int n = ustack_poll(sv->st, ev, POLL_BATCH);
+        if (n <= 0)
+            return;
         for (int i = 0; i < n; i++)
             dispatch(sv, &ev[i]);
         if (sv->nclients < before)
             retry_accepts(sv);
-        if (n < POLL_BATCH && sv->nclients >= before)
-            return;
     }
     /* Still busy: come back right after the runner has read the device. */
     ustack_runner_wake(sv->s->runner);
