@@ -62,6 +62,16 @@ ssize_t ustack_bsd_send(struct ustack_bsd *b, int fd, const void *buf,
 /* Blocks until at least one byte or end of stream (returns 0). */
 ssize_t ustack_bsd_recv(struct ustack_bsd *b, int fd, void *buf, size_t len,
                         int flags);
+/* Datagram sockets: sendto sends one datagram (it waits only when the
+ * event API says -EAGAIN, which UDP never does: see ustack/socket.h);
+ * recvfrom blocks until a datagram arrives and returns its length, cut to
+ * len. With a stream socket sendto is ustack_bsd_send (the address is
+ * ignored) and recvfrom is ustack_bsd_recv with *fromlen set to 0. */
+ssize_t ustack_bsd_sendto(struct ustack_bsd *b, int fd, const void *buf,
+                          size_t len, int flags, const struct sockaddr *to,
+                          socklen_t tolen);
+ssize_t ustack_bsd_recvfrom(struct ustack_bsd *b, int fd, void *buf, size_t len,
+                            int flags, struct sockaddr *from, socklen_t *fromlen);
 int ustack_bsd_shutdown(struct ustack_bsd *b, int fd, int how);
 int ustack_bsd_close(struct ustack_bsd *b, int fd);
 int ustack_bsd_getsockname(struct ustack_bsd *b, int fd, struct sockaddr *addr,

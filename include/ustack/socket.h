@@ -24,6 +24,31 @@
  *   }
  *
  * Addresses are struct sockaddr_in, as with BSD sockets.
+ *
+ * Datagram (UDP) sockets keep datagram boundaries: one send is one
+ * datagram, one recv takes one whole datagram. They work like BSD's:
+ *  - bind is optional: the first send (or connect) binds an ephemeral port.
+ *  - connect sets the default peer for send and makes the socket take
+ *    datagrams from that peer only; connect again to change it, or with
+ *    AF_UNSPEC to forget it. Nothing goes on the wire.
+ *  - send/recv need no connection when sendto/recvfrom give the address.
+ *    A datagram leaves at once (there is no send buffer): send returns its
+ *    whole length or an error (-EMSGSIZE past 65,507 bytes or what IP can
+ *    send, -ENOBUFS when the packet pool is empty, -EDESTADDRREQ without a
+ *    peer, -EACCES to a broadcast address).
+ *  - recv returns the length it copied: a datagram longer than the buffer
+ *    is cut to it and the rest discarded (recv(2) without MSG_TRUNC; the
+ *    counter udp.read_truncated counts those). 0 is an empty datagram, not
+ *    an end of stream.
+ *  - each socket queues at most ustack_config.udp.rcvq_datagrams datagrams
+ *    and SO_RCVBUF bytes; more are dropped and counted, never waited for.
+ *  - an ICMP error about a datagram a connected socket sent (port
+ *    unreachable: ECONNREFUSED; host/net unreachable: EHOSTUNREACH,
+ *    ENETUNREACH; ...) sets USTACK_EV_ERROR and is returned once by the
+ *    next send or recv, or read with USTACK_SO_ERROR.
+ *  - readiness: READABLE while a datagram waits, WRITABLE while the packet
+ *    pool has a buffer (no edge is reported when it refills), ERROR while
+ *    an error is pending. listen, accept and shutdown: -EOPNOTSUPP.
  */
 #ifndef USTACK_SOCKET_H
 #define USTACK_SOCKET_H
@@ -37,7 +62,7 @@ struct ustack;
 
 enum ustack_sock_type {
     USTACK_SOCK_STREAM = 1, /* TCP */
-    USTACK_SOCK_DGRAM = 2,  /* UDP (arrives with the UDP issue) */
+    USTACK_SOCK_DGRAM = 2,  /* UDP */
 };
 
 /* Readiness bits. */
@@ -94,6 +119,17 @@ ssize_t ustack_send(struct ustack *st, int sd, const void *buf, size_t len,
  * is waiting, -ECONNRESET / -ETIMEDOUT when the connection failed. */
 ssize_t ustack_recv(struct ustack *st, int sd, void *buf, size_t len,
                     int flags);
+
+/* Send to `to` (a datagram socket; NULL means ustack_send's peer). A
+ * stream socket ignores the address, as POSIX says. */
+ssize_t ustack_sendto(struct ustack *st, int sd, const void *buf, size_t len,
+                      int flags, const struct sockaddr *to, socklen_t tolen);
+
+/* Receive and learn the source (a datagram socket): *fromlen works as with
+ * recvfrom(2). A stream socket sets *fromlen to 0 (getpeername tells the
+ * peer). from NULL: just ustack_recv. */
+ssize_t ustack_recvfrom(struct ustack *st, int sd, void *buf, size_t len,
+                        int flags, struct sockaddr *from, socklen_t *fromlen);
 
 /* how: SHUT_RD, SHUT_WR (send FIN after queued data), SHUT_RDWR. */
 int ustack_shutdown(struct ustack *st, int sd, int how);

@@ -109,7 +109,22 @@
 
 #define USTACK_STATS_UDP(X)                                                   \
     X(udp, rx, "UDP datagrams received")                                      \
-    X(udp, tx, "UDP datagrams sent")
+    X(udp, tx, "UDP datagrams sent")                                          \
+    X(udp, delivered, "datagrams queued to a socket")                         \
+    X(udp, rx_no_checksum, "datagrams sent without a checksum (RFC 768)")     \
+    X(udp, read_truncated, "datagrams cut short by a small receive buffer")   \
+    X(udp, drop_truncated, "shorter than a UDP header")                       \
+    X(udp, drop_bad_length, "length field below 8 or past the IP payload")    \
+    X(udp, drop_bad_checksum, "UDP checksum wrong")                           \
+    X(udp, no_port, "no socket on the port (port unreachable sent)")          \
+    X(udp, drop_wrong_peer, "not from the connected peer (unreachable sent)") \
+    X(udp, drop_broadcast_no_port, "broadcast to a port with no socket")      \
+    X(udp, drop_rcvq_full, "receive queue full (datagrams or bytes)")         \
+    X(udp, drop_no_memory, "receive queue storage could not be allocated")    \
+    X(udp, tx_too_big, "not sent: larger than IP can carry (EMSGSIZE)")       \
+    X(udp, tx_no_buffer, "not sent: packet pool empty (ENOBUFS)")             \
+    X(udp, icmp_errors, "ICMP errors passed to a connected socket")           \
+    X(udp, icmp_errors_unmatched, "ICMP errors matching no connected socket")
 
 #define USTACK_STATS(X)                                                       \
     USTACK_STATS_LINK(X)                                                      \

@@ -69,6 +69,18 @@ struct ustack_tcp_config {
                                  cookies when a SYN queue is full */
 };
 
+/* UDP tunables (RFC 768). Zero means "the default" in every field. Each
+ * socket queues received datagrams until the application reads them, in
+ * storage of its own allocated at the first datagram; past either bound a
+ * datagram is dropped (and counted: udp.drop_rcvq_full). */
+struct ustack_udp_config {
+    unsigned rcvq_datagrams;  /* datagrams queued per socket; 0 = 256 */
+    unsigned rcvbuf;          /* default SO_RCVBUF: bytes queued per socket,
+                                 12 bytes of bookkeeping per datagram
+                                 included; 0 = 256 KiB */
+    unsigned buf_max;         /* largest SO_RCVBUF; 0 = 4 MiB */
+};
+
 struct ustack_config {
     uint32_t addr;          /* our IPv4 address, host byte order (required) */
     uint32_t netmask;       /* host byte order; 0 means /32 point-to-point */
@@ -88,6 +100,7 @@ struct ustack_config {
     unsigned max_sockets;
 
     struct ustack_tcp_config tcp; /* TCP tunables, see above */
+    struct ustack_udp_config udp; /* UDP tunables, see above */
 
     /* 32 bytes of secret for ISNs and SYN cookies (RFC 6528). When
      * has_secret is false, ustack_new draws one from getrandom(). Tests set

@@ -489,6 +489,42 @@ ssize_t ustack_bsd_send(struct ustack_bsd *b, int fd, const void *buf, size_t le
 
 ssize_t ustack_bsd_recv(struct ustack_bsd *b, int fd, void *buf, size_t len, int flags)
 {
+    return ustack_bsd_recvfrom(b, fd, buf, len, flags, NULL, NULL);
+}
+
+/* One datagram (stream sockets: all of buf, as ustack_bsd_send). */
+ssize_t ustack_bsd_sendto(struct ustack_bsd *b, int fd, const void *buf, size_t len,
+                          int flags, const struct sockaddr *to, socklen_t tolen)
+{
+    int type = 0;
+    if (!to || (ustack_bsd_getsockopt(b, fd, USTACK_SO_TYPE, &type) == 0 &&
+                type == USTACK_SOCK_STREAM))
+        return ustack_bsd_send(b, fd, buf, len, flags);
+    bool nonblock = flags & USTACK_BSD_NONBLOCK;
+    flags &= ~USTACK_BSD_NONBLOCK;
+    bsd_enter(b);
+    ssize_t n = check_fd(b, fd);
+    uint32_t generation = sock_generation(b->st, fd);
+    struct timespec ts;
+    const struct timespec *deadline = n < 0 ? NULL : deadline_in(&ts, timeout_ms(b, fd, true));
+    while (n == 0) {
+        n = ustack_sendto(b->st, fd, buf, len, flags, to, tolen);
+        if (n != -EAGAIN || nonblock)
+            break;
+        int rc = bsd_wait(b, fd, generation, deadline);
+        if (rc < 0) {
+            n = rc;
+            break;
+        }
+        n = 0;
+    }
+    bsd_leave(b);
+    return n < 0 ? fail((int)n) : n;
+}
+
+ssize_t ustack_bsd_recvfrom(struct ustack_bsd *b, int fd, void *buf, size_t len, int flags,
+                            struct sockaddr *from, socklen_t *fromlen)
+{
     bool nonblock = flags & USTACK_BSD_NONBLOCK;
     flags &= ~USTACK_BSD_NONBLOCK;
     bsd_enter(b);
@@ -497,9 +533,9 @@ ssize_t ustack_bsd_recv(struct ustack_bsd *b, int fd, void *buf, size_t len, int
     struct timespec ts;
     const struct timespec *deadline = n < 0 ? NULL : deadline_in(&ts, timeout_ms(b, fd, false));
     while (n == 0) {
-        n = ustack_recv(b->st, fd, buf, len, flags);
+        n = ustack_recvfrom(b->st, fd, buf, len, flags, from, fromlen);
         if (n != -EAGAIN || nonblock)
-            break; /* data, end of stream (0) or an error */
+            break; /* data, end of stream (0), a datagram or an error */
         int rc = bsd_wait(b, fd, generation, deadline);
         if (rc < 0) {
             n = rc;

@@ -21,8 +21,13 @@
  * and reports each socket's full current readiness.
  *
  * Each public call looks the descriptor up, then dispatches on the socket
- * type: stream sockets go to the stream_* functions below; datagram sockets
- * slot in beside them with the UDP issue.
+ * type: stream sockets go to the stream_* functions, datagram sockets to the
+ * dgram_* functions below.
+ *
+ * A datagram socket owns a struct udp_pcb from its creation (UDP keeps the
+ * addresses, the pending error and the receive queue; see src/udp/udp.h).
+ * It is reported WRITABLE as soon as it is created, as epoll reports a new
+ * UDP socket, and READABLE whenever a datagram arrives.
  *
  * Choices where socket.h leaves room:
  *  - accept with a full table returns -EMFILE and leaves the connection in
@@ -41,12 +46,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/stack.h"
 #include "net/ipv4.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 #include "ustack/socket.h"
 
 enum sock_state {
@@ -64,6 +71,7 @@ enum sock_state {
 
 struct sock {
     struct tcp_conn *conn; /* stream sockets; NULL until first needed */
+    struct udp_pcb *udp;   /* datagram sockets, from creation to close */
     uint8_t type;          /* USTACK_SOCK_* */
     uint8_t state;         /* enum sock_state */
     bool reuseaddr;        /* USTACK_SO_REUSEADDR, needed at tcp_bind */
@@ -224,6 +232,8 @@ static unsigned sock_events(struct sock *s)
     switch (s->type) {
     case USTACK_SOCK_STREAM:
         return stream_events(s);
+    case USTACK_SOCK_DGRAM:
+        return udp_events(s->udp);
     }
     return 0;
 }
@@ -528,22 +538,91 @@ static int stream_getsockopt(struct ustack *st, struct sock *s, int opt, int *va
     return tcp_getopt(s->conn, opt, value);
 }
 
+/* ---- datagram sockets ---------------------------------------------------- */
+
+/* The control block comes with the socket: UDP needs nothing else before
+ * the first datagram, and a new socket can send at once. */
+static int dgram_open(struct ustack *st, struct sock *s)
+{
+    s->udp = udp_pcb_create(st);
+    if (!s->udp)
+        return -ENOBUFS;
+    udp_set_owner(s->udp, s);
+    sock_mark(st->socks, s); /* WRITABLE from the start */
+    return 0;
+}
+
+/* connect(2) with AF_UNSPEC dissolves a datagram socket's association. */
+static bool sockaddr_is_unspec(const struct sockaddr *addr, socklen_t len)
+{
+    sa_family_t family;
+    if (!addr || len < offsetof(struct sockaddr, sa_family) + sizeof(family))
+        return false;
+    memcpy(&family, (const char *)addr + offsetof(struct sockaddr, sa_family),
+           sizeof(family));
+    return family == AF_UNSPEC;
+}
+
+/* to_peer: send to the connected peer (send); else to ip:port (sendto). */
+static ssize_t dgram_sendto(struct ustack *st, struct sock *s, const void *buf,
+                            size_t len, int flags, bool to_peer, uint32_t ip,
+                            uint16_t port)
+{
+    if (flags & USTACK_MSG_MORE)
+        return -EOPNOTSUPP; /* datagrams are not corked */
+    unsigned before = sock_events(s);
+    ssize_t n = udp_sendto(st, s->udp, buf, len, to_peer, ip, port);
+    sock_changed_since(st, s, before); /* a pending error may be gone */
+    return n;
+}
+
+/* from may be NULL; when it is not, fromlen is too (checked by callers). */
+static ssize_t dgram_recvfrom(struct ustack *st, struct sock *s, void *buf, size_t len,
+                              struct sockaddr *from, socklen_t *fromlen)
+{
+    unsigned before = sock_events(s);
+    uint32_t ip = 0;
+    uint16_t port = 0;
+    ssize_t n = udp_recvfrom(s->udp, buf, len, &ip, &port);
+    if (n >= 0 && from)
+        sin_store(from, fromlen, ip, port);
+    sock_changed_since(st, s, before);
+    return n;
+}
+
+static int dgram_getsockopt(struct sock *s, int opt, int *value)
+{
+    if (opt == USTACK_SO_ERROR) {
+        *value = udp_take_error(s->udp);
+        return 0;
+    }
+    return udp_getopt(s->udp, opt, value);
+}
+
 /* ---- the public API ------------------------------------------------------ */
 
 int ustack_socket(struct ustack *st, int type)
 {
     switch (type) {
     case USTACK_SOCK_STREAM:
-        break;
     case USTACK_SOCK_DGRAM:
-        return -EPROTONOSUPPORT; /* UDP sockets arrive with the UDP issue */
+        break;
     default:
         return -EINVAL;
     }
     int sd = slot_claim(st->socks);
     if (sd == NO_SLOT)
         return -EMFILE;
-    sock_open(st->socks, sd, type);
+    struct sock *s = sock_open(st->socks, sd, type);
+    if (type == USTACK_SOCK_DGRAM) {
+        int err = dgram_open(st, s);
+        if (err < 0) {
+            s->state = SOCK_FREE;
+            s->generation++;
+            slot_unclaim(st->socks, sd);
+            return err;
+        }
+    }
     return sd;
 }
 
@@ -560,6 +639,8 @@ int ustack_bind(struct ustack *st, int sd, const struct sockaddr *addr, socklen_
     switch (s->type) {
     case USTACK_SOCK_STREAM:
         return stream_bind(st, s, ip, port);
+    case USTACK_SOCK_DGRAM:
+        return udp_bind(st, s->udp, ip, port);
     }
     return -EOPNOTSUPP;
 }
@@ -593,6 +674,10 @@ int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr, sockl
     struct sock *s = sock_get(st, sd);
     if (!s)
         return -EBADF;
+    if (s->type == USTACK_SOCK_DGRAM && sockaddr_is_unspec(addr, len)) {
+        udp_disconnect(s->udp);
+        return 0;
+    }
     uint32_t ip;
     uint16_t port;
     int err = sin_parse(addr, len, &ip, &port);
@@ -601,6 +686,8 @@ int ustack_connect(struct ustack *st, int sd, const struct sockaddr *addr, sockl
     switch (s->type) {
     case USTACK_SOCK_STREAM:
         return stream_connect(st, s, ip, port);
+    case USTACK_SOCK_DGRAM:
+        return udp_connect(st, s->udp, ip, port);
     }
     return -EOPNOTSUPP;
 }
@@ -617,6 +704,8 @@ ssize_t ustack_send(struct ustack *st, int sd, const void *buf, size_t len, int 
     switch (s->type) {
     case USTACK_SOCK_STREAM:
         return stream_send(st, s, buf, len, flags);
+    case USTACK_SOCK_DGRAM:
+        return dgram_sendto(st, s, buf, len, flags, true, 0, 0);
     }
     return -EOPNOTSUPP;
 }
@@ -633,8 +722,66 @@ ssize_t ustack_recv(struct ustack *st, int sd, void *buf, size_t len, int flags)
     switch (s->type) {
     case USTACK_SOCK_STREAM:
         return stream_recv(st, s, buf, len);
+    case USTACK_SOCK_DGRAM:
+        return dgram_recvfrom(st, s, buf, len, NULL, NULL);
     }
     return -EOPNOTSUPP;
+}
+
+ssize_t ustack_sendto(struct ustack *st, int sd, const void *buf, size_t len, int flags,
+                      const struct sockaddr *to, socklen_t tolen)
+{
+    if (!to)
+        return ustack_send(st, sd, buf, len, flags);
+    struct sock *s = sock_get(st, sd);
+    if (!s)
+        return -EBADF;
+    if (flags & ~USTACK_MSG_MORE)
+        return -EINVAL;
+    if (!buf && len)
+        return -EFAULT;
+    uint32_t ip;
+    uint16_t port;
+    int err;
+    switch (s->type) {
+    case USTACK_SOCK_STREAM:
+        /* POSIX: a connection-mode socket ignores the address. */
+        return stream_send(st, s, buf, len, flags);
+    case USTACK_SOCK_DGRAM:
+        if ((err = sin_parse(to, tolen, &ip, &port)) < 0)
+            return err;
+        return dgram_sendto(st, s, buf, len, flags, false, ip, port);
+    }
+    return -EOPNOTSUPP;
+}
+
+ssize_t ustack_recvfrom(struct ustack *st, int sd, void *buf, size_t len, int flags,
+                        struct sockaddr *from, socklen_t *fromlen)
+{
+    if (!from)
+        return ustack_recv(st, sd, buf, len, flags);
+    struct sock *s = sock_get(st, sd);
+    if (!s)
+        return -EBADF;
+    if (!fromlen)
+        return -EFAULT;
+    if (flags != 0)
+        return -EINVAL;
+    if (!buf && len)
+        return -EFAULT;
+    ssize_t n = -EOPNOTSUPP;
+    switch (s->type) {
+    case USTACK_SOCK_STREAM:
+        /* No source address per read: the peer is getpeername's. */
+        n = stream_recv(st, s, buf, len);
+        if (n >= 0)
+            *fromlen = 0;
+        break;
+    case USTACK_SOCK_DGRAM:
+        n = dgram_recvfrom(st, s, buf, len, from, fromlen);
+        break;
+    }
+    return n;
 }
 
 int ustack_shutdown(struct ustack *st, int sd, int how)
@@ -661,6 +808,10 @@ int ustack_close(struct ustack *st, int sd)
     case USTACK_SOCK_STREAM:
         stream_close(st, s);
         break;
+    case USTACK_SOCK_DGRAM:
+        udp_close(st, s->udp);
+        s->udp = NULL;
+        break;
     }
     ready_remove(t, s);
     s->state = SOCK_FREE;
@@ -685,6 +836,10 @@ int ustack_getsockname(struct ustack *st, int sd, struct sockaddr *addr, socklen
     case USTACK_SOCK_STREAM:
         err = stream_getsockname(s, &ip, &port);
         break;
+    case USTACK_SOCK_DGRAM:
+        udp_local_addr(s->udp, &ip, &port);
+        err = 0;
+        break;
     }
     if (err == 0)
         sin_store(addr, len, ip, port);
@@ -704,6 +859,9 @@ int ustack_getpeername(struct ustack *st, int sd, struct sockaddr *addr, socklen
     switch (s->type) {
     case USTACK_SOCK_STREAM:
         err = stream_getpeername(s, &ip, &port);
+        break;
+    case USTACK_SOCK_DGRAM:
+        err = udp_remote_addr(s->udp, &ip, &port);
         break;
     }
     if (err == 0)
@@ -740,6 +898,8 @@ int ustack_setsockopt(struct ustack *st, int sd, int opt, int value)
     switch (s->type) {
     case USTACK_SOCK_STREAM:
         return stream_setsockopt(st, s, opt, value);
+    case USTACK_SOCK_DGRAM:
+        return udp_setopt(s->udp, opt, value);
     }
     return -ENOPROTOOPT;
 }
@@ -760,6 +920,8 @@ int ustack_getsockopt(struct ustack *st, int sd, int opt, int *value)
     switch (s->type) {
     case USTACK_SOCK_STREAM:
         return stream_getsockopt(st, s, opt, value);
+    case USTACK_SOCK_DGRAM:
+        return dgram_getsockopt(s, opt, value);
     }
     return -ENOPROTOOPT;
 }
@@ -831,9 +993,13 @@ void sock_table_free(struct ustack *st)
     st->sock_notify = NULL;
     /* TCP frees every connection when it is destroyed; it only must not
      * call back into this table, which is about to go. */
-    for (unsigned i = 0; i < t->size; i++)
+    for (unsigned i = 0; i < t->size; i++) {
         if (t->slots[i].state != SOCK_FREE && t->slots[i].conn)
             tcp_set_owner(t->slots[i].conn, NULL);
+        /* UDP frees the control blocks (udp_destroy); detach them too. */
+        if (t->slots[i].state != SOCK_FREE && t->slots[i].udp)
+            udp_set_owner(t->slots[i].udp, NULL);
+    }
     free(t->slots);
     free(t->used);
     free(t);

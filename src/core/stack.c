@@ -13,6 +13,7 @@
 #include "api/socket.h"
 #include "net/ipv4.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 
 #define DEFAULT_PBUF_COUNT 256
 #define DEFAULT_TTL 64
@@ -29,6 +30,7 @@ void ustack_config_init(struct ustack_config *cfg)
     cfg->icmp_error_rate = DEFAULT_ICMP_RATE;
     cfg->max_sockets = DEFAULT_MAX_SOCKETS;
     tcp_config_defaults(&cfg->tcp);
+    udp_config_defaults(&cfg->udp);
 }
 
 /* Zero fields mean "default", so a zeroed config works as well. */
@@ -88,6 +90,8 @@ struct ustack *ustack_new(const struct ustack_config *cfg,
                    st->cfg.icmp_error_rate, now);
     if (tcp_init(st) < 0)
         goto fail;
+    if (udp_init(st) < 0)
+        goto fail;
     if (sock_table_init(st) < 0)
         goto fail;
     return st;
@@ -102,6 +106,7 @@ void ustack_free(struct ustack *st)
         return;
     sock_table_free(st); /* first: detaches sockets from TCP's connections */
     tcp_destroy(st);
+    udp_destroy(st);
     pbuf_pool_destroy(&st->pool);
     free(st);
 }

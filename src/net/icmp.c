@@ -14,6 +14,7 @@
 #include "core/checksum.h"
 #include "core/stack.h"
 #include "net/ipv4.h"
+#include "udp/udp.h"
 
 /* Field offsets in the ICMP header. */
 #define ICMP_OFF_TYPE 0
@@ -40,6 +41,7 @@ static void deliver_error_to_transport(struct ustack *st,
 {
     (void)st;
     switch (err->proto) {
+    case IP_PROTO_UDP: udp_icmp_error(st, err); break;
     default:
         break;
     }

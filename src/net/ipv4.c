@@ -21,6 +21,7 @@
 #include "core/stack.h"
 #include "net/icmp.h"
 #include "tcp/tcp.h"
+#include "udp/udp.h"
 
 /* Header field offsets (RFC 791 §3.1). */
 #define IP4_OFF_VER_IHL 0
@@ -207,6 +208,7 @@ void ip4_input(struct ustack *st, const uint8_t *pkt, size_t len)
     switch (rx.proto) {
     case IP_PROTO_ICMP: icmp4_input(st, &rx); break;
     case IP_PROTO_TCP: tcp_input(st, &rx); break;
+    case IP_PROTO_UDP: udp_input(st, &rx); break;
     default:
         no_protocol_handler(st, &rx);
         return;
