@@ -66,8 +66,9 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 fuzz:
 	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-bench: all
-	@sh bench/run.sh
+include bench/bench.mk
+bench: all bench-tools
+	@BUILD=$(BUILD) bash bench/run.sh
 
 demo: all
 	@sh scripts/demo.sh

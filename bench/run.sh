@@ -1,0 +1,460 @@
+#!/usr/bin/env bash
+# `make bench`: ustack on a TUN device against the kernel, and the kernel
+# against itself over a veth pair (MTU 1500, offloads off), in one run,
+# ending in one table. See docs/BENCHMARKS.md for what each row means.
+#
+# Needs root (namespaces, TUN). Not part of `make test`.
+#
+# Environment:
+#   BENCH_RUNS=N      runs per figure; the table shows the median (default 3;
+#                     1 with BENCH_QUICK)
+#   BENCH_QUICK=1     a short smoke run: small transfers, few connections
+#   BENCH_BYTES=1G    bulk transfer size per direction (>= 1 GiB by default)
+#   BENCH_CONNS=N     idle connections the hold test tries to open (20000)
+#   BENCH_PROFILE=1   also record a perf profile of ustack during bulk
+#                     transfers (needs perf with a working cpu-clock event)
+#
+# Safety: everything runs in three network namespaces this script creates
+# (ustk-bench-$$-t, -a, -b) and deletes on exit, with addresses that exist
+# only inside them; every step has a time limit; only processes started
+# here are stopped.
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+BIN=$BUILD/bench
+LOGS=$BIN/logs
+RESULTS=$BIN/results.txt
+
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+    RUNS=${BENCH_RUNS:-1}
+    BULK=${BENCH_BYTES:-64M}; ECHO_BYTES=32M; LOSS_BYTES=8M
+    RR_ITERS=20000; CRR_SECS=1; CONNS=${BENCH_CONNS:-2000}
+    TB_SECS=1; SIM_BYTES=8M
+else
+    RUNS=${BENCH_RUNS:-3}
+    BULK=${BENCH_BYTES:-1G}; ECHO_BYTES=256M; LOSS_BYTES=128M
+    RR_ITERS=100000; CRR_SECS=3; CONNS=${BENCH_CONNS:-20000}
+    TB_SECS=3; SIM_BYTES=64M
+fi
+BULK_SECS=60    # time limit of one bulk or echo transfer
+LOSS_SECS=60    # ... of one transfer with 5% loss
+HOLD_SECS=120   # ... for opening the idle connections
+LOSS_PROB=0.05
+
+NS_T=ustk-bench-$$-t   # ustack's TUN device (and the TUN bound's)
+NS_A=ustk-bench-$$-a   # kernel client side of the veth pair
+NS_B=ustk-bench-$$-b   # kernel server side
+TUN_IF=ubench0; TUN_KADDR=10.77.0.1; TUN_ADDR=10.77.0.2
+VETH_A=vbench-a; VETH_B=vbench-b; VETH_AADDR=10.78.0.1; VETH_BADDR=10.78.0.2
+BOUND_ADDR=10.79.0.2   # tun_bound's end (bench/tun_bound.c)
+
+# Client and server each on a core of their own (the connection-rate
+# target asks for it; it also keeps the other figures steady).
+NCPU=$(nproc)
+CLIENT_CPU=0
+SERVER_CPU=$([ "$NCPU" -ge 2 ] && echo 1 || echo 0)
+
+PIDS=()          # background processes started here
+USTACK_PID=; KSERVER_PID=
+
+log() { echo "bench: $*" >&2; }
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for p in "${PIDS[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.2
+        done
+        kill -KILL "$p" 2>/dev/null
+    done
+    local ns
+    for ns in "$NS_T" "$NS_A" "$NS_B"; do
+        ip netns del "$ns" 2>/dev/null
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- checks ------------------------------------------------------------------
+
+if [ "$(id -u)" != 0 ]; then
+    echo "bench: needs root (network namespaces and a TUN device)" >&2
+    exit 1
+fi
+[ -c /dev/net/tun ] || { echo "bench: /dev/net/tun missing" >&2; exit 1; }
+for t in ustack_bench kserver kclient tun_bound sim_bench; do
+    [ -x "$BIN/$t" ] || { echo "bench: $BIN/$t missing: run 'make bench'" >&2; exit 1; }
+done
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+have() { command -v "$1" >/dev/null 2>&1; }
+HAVE_ETHTOOL=$(have ethtool && echo yes || echo no)
+HAVE_IPTABLES=$(have iptables && echo yes || echo no)
+HAVE_VALGRIND=$(have valgrind && echo yes || echo no)
+have taskset || { echo "bench: taskset (util-linux) missing" >&2; exit 1; }
+
+# ---- helpers -----------------------------------------------------------------
+
+# field LINE KEY: the value of KEY=value in a RESULT line.
+field() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<"$1"; }
+
+# median V...: the middle value (the lower middle for an even count);
+# "-" when no value is numeric.
+median() {
+    printf '%s\n' "$@" | grep -E '^-?[0-9.]+(e[-+]?[0-9]+)?$' | sort -g |
+        awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print "-"}'
+}
+
+# calc EXPR: floating point with awk; "-" if an operand is "-".
+calc() {
+    case $1 in *-\ *|*\ -*|-) echo "-"; return ;; esac
+    awk "BEGIN { x = $1; printf \"%.6g\n\", x }" 2>/dev/null || echo "-"
+}
+
+# kc NS LIMIT ARGS...: run kclient in NS on the client core, bounded; print
+# its RESULT line (or a status=error line).
+kc() {
+    local ns=$1 limit=$2
+    shift 2
+    local out
+    out=$(timeout -k 5 "$limit" ip netns exec "$ns" taskset -c "$CLIENT_CPU" \
+        "$BIN/kclient" "$@" 2>>"$LOGS/kclient.log" | grep '^RESULT' | tail -n 1)
+    echo "$ns kclient $*: ${out:-none}" >>"$LOGS/results-raw.log"
+    echo "${out:-RESULT status=error why=no-result}"
+}
+
+# value LINE KEY: KEY's value if the run finished (status ok), else "-".
+# A transfer that hit its time limit still gives a (partial) rate, marked
+# in the raw log; the table uses it only if BENCH_ACCEPT_TIMEOUT=1.
+value() {
+    local st
+    st=$(field "$1" status)
+    if [ "$st" = ok ] || { [ "$st" = timeout ] && [ "${BENCH_ACCEPT_TIMEOUT:-1}" = 1 ]; }; then
+        field "$1" "$2"
+    else
+        echo "-"
+    fi
+}
+
+# wait_ready LOGFILE PID: until the program printed "ready" (10 s at most).
+wait_ready() {
+    for _ in $(seq 100); do
+        grep -q '^ready' "$1" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- namespaces ----------------------------------------------------------------
+
+setup_namespaces() {
+    local ns
+    for ns in "$NS_T" "$NS_A" "$NS_B"; do
+        ip netns add "$ns" || return 1
+        ip -n "$ns" link set lo up
+        # The hold test opens tens of thousands of connections from one
+        # address: give the clients the ports, the servers the backlog.
+        ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="10000 65000"
+        ip netns exec "$ns" sysctl -qw net.core.somaxconn=4096
+        ip netns exec "$ns" sysctl -qw net.ipv4.tcp_max_syn_backlog=8192
+    done
+    ip link add "$VETH_A" netns "$NS_A" type veth peer name "$VETH_B" netns "$NS_B" || return 1
+    ip -n "$NS_A" addr add "$VETH_AADDR/24" dev "$VETH_A"
+    ip -n "$NS_B" addr add "$VETH_BADDR/24" dev "$VETH_B"
+    ip -n "$NS_A" link set "$VETH_A" mtu 1500 up
+    ip -n "$NS_B" link set "$VETH_B" mtu 1500 up
+    OFFLOADS="on (ethtool missing: apt-get install ethtool)"
+    if [ "$HAVE_ETHTOOL" = yes ]; then
+        ip netns exec "$NS_A" ethtool -K "$VETH_A" tso off gso off gro off >/dev/null 2>&1 &&
+            ip netns exec "$NS_B" ethtool -K "$VETH_B" tso off gso off gro off >/dev/null 2>&1 &&
+            OFFLOADS="off (tso gso gro)"
+    fi
+}
+
+start_ustack() {
+    taskset -c "$SERVER_CPU" "$BIN/ustack_bench" --netns "$NS_T" --ifname "$TUN_IF" \
+        --kernel-addr "$TUN_KADDR/24" --addr "$TUN_ADDR" --max-conns $((CONNS + 1024)) \
+        >"$LOGS/ustack.log" 2>&1 &
+    USTACK_PID=$!
+    PIDS+=("$USTACK_PID")
+    wait_ready "$LOGS/ustack.log" "$USTACK_PID" || { log "ustack_bench did not start"; return 1; }
+}
+
+start_kserver() {
+    ip netns exec "$NS_B" taskset -c "$SERVER_CPU" "$BIN/kserver" --addr "$VETH_BADDR" \
+        --max-conns $((CONNS + 1024)) >"$LOGS/kserver.log" 2>&1 &
+    KSERVER_PID=$!
+    PIDS+=("$KSERVER_PID")
+    wait_ready "$LOGS/kserver.log" "$KSERVER_PID" || { log "kserver did not start"; return 1; }
+}
+
+stop_pid() {
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null
+}
+
+# ---- the TUN device's own bound -------------------------------------------------
+
+declare -a TB_READ_PPS=() TB_WRITE_PPS=()
+
+tun_bound_once() {
+    local lim=$((TB_SECS + 15)) out
+    # read: the kernel blasts UDP at tun_bound's end, tun_bound only reads.
+    timeout -k 2 $lim taskset -c "$SERVER_CPU" "$BIN/tun_bound" read --netns "$NS_T" \
+        --seconds "$TB_SECS" >"$LOGS/tun_read.log" 2>&1 &
+    local p=$!
+    PIDS+=("$p")
+    if wait_ready "$LOGS/tun_read.log" "$p"; then
+        kc "$NS_T" $lim udpblast "$BOUND_ADDR" --port 9 --seconds $((TB_SECS + 2)) >/dev/null
+    fi
+    wait "$p"
+    out=$(grep '^RESULT' "$LOGS/tun_read.log")
+    echo "tun_bound read: ${out:-none}" >>"$LOGS/results-raw.log"
+    TB_READ_PPS+=("$(value "$out" pps)")
+    # write: tun_bound only writes, a kernel UDP socket receives.
+    timeout -k 2 $lim ip netns exec "$NS_T" taskset -c "$CLIENT_CPU" "$BIN/kclient" udpsink \
+        0.0.0.0 --port 9999 --seconds $((TB_SECS + 2)) >"$LOGS/udpsink.log" 2>&1 &
+    local s=$!
+    PIDS+=("$s")
+    sleep 0.3
+    out=$(timeout -k 2 $lim taskset -c "$SERVER_CPU" "$BIN/tun_bound" write --netns "$NS_T" \
+        --seconds "$TB_SECS" 2>>"$LOGS/tun_write.log" | grep '^RESULT')
+    echo "tun_bound write: ${out:-none}" >>"$LOGS/results-raw.log"
+    TB_WRITE_PPS+=("$(value "$out" pps)")
+    wait "$s"
+    echo "udpsink: $(grep '^RESULT' "$LOGS/udpsink.log")" >>"$LOGS/results-raw.log"
+}
+
+# ---- the TCP figures -------------------------------------------------------------
+
+# Arrays of per-run values, keyed by side: U (ustack) or K (kernel).
+declare -A V=()
+add() { V[$1]="${V[$1]:-} $2"; }   # add KEY VALUE
+
+# tcp_round SIDE NS HOST: one run of every TCP figure against one server.
+tcp_round() {
+    local side=$1 ns=$2 host=$3 r
+    r=$(kc "$ns" $((BULK_SECS + 20)) send "$host" --bytes "$BULK" --seconds $BULK_SECS)
+    add "$side.bulk_in" "$(value "$r" gbps)"
+    r=$(kc "$ns" $((BULK_SECS + 20)) recv "$host" --bytes "$BULK" --seconds $BULK_SECS)
+    add "$side.bulk_out" "$(value "$r" gbps)"
+    r=$(kc "$ns" $((BULK_SECS + 20)) echo "$host" --bytes "$ECHO_BYTES" --seconds $BULK_SECS)
+    add "$side.echo" "$(value "$r" gbps)"
+    r=$(kc "$ns" 60 rr "$host" --iters "$RR_ITERS" --seconds 30)
+    add "$side.rr" "$(value "$r" mean_us)"
+    add "$side.rr99" "$(value "$r" p99_us)"
+    r=$(kc "$ns" $((CRR_SECS + 30)) crr "$host" --seconds "$CRR_SECS")
+    add "$side.crr" "$(value "$r" cps)"
+}
+
+# hold SIDE NS HOST PID
+hold_round() {
+    local side=$1 ns=$2 host=$3 pid=$4 r
+    r=$(kc "$ns" $((HOLD_SECS + 60)) hold "$host" --conns "$CONNS" --pid "$pid" \
+        --seconds $HOLD_SECS)
+    add "$side.held" "$(field "$r" verified)"
+    add "$side.rss_per_conn" "$(field "$r" bytes_per_conn)"
+    add "$side.slab_per_conn" "$(field "$r" slab_bytes_per_conn)"
+    HOLD_STOP[$side]=$(field "$r" stop)
+}
+declare -A HOLD_STOP=()
+
+# loss_round SIDE NS HOST: bulk both ways with LOSS_PROB random loss in
+# both directions, applied by iptables on the kernel's side of the link.
+loss_round() {
+    local side=$1 ns=$2 host=$3 r
+    r=$(kc "$ns" $((LOSS_SECS + 20)) send "$host" --bytes "$LOSS_BYTES" --seconds $LOSS_SECS)
+    add "$side.loss_in" "$(value "$r" gbps)"
+    r=$(kc "$ns" $((LOSS_SECS + 20)) recv "$host" --bytes "$LOSS_BYTES" --seconds $LOSS_SECS)
+    add "$side.loss_out" "$(value "$r" gbps)"
+}
+
+set_loss() { # NS IFNAME on|off
+    local rule
+    for rule in "INPUT -i $2" "OUTPUT -o $2"; do
+        # shellcheck disable=SC2086
+        ip netns exec "$1" iptables -$([ "$3" = on ] && echo A || echo D) $rule \
+            -m statistic --mode random --probability "$LOSS_PROB" -j DROP || return 1
+    done
+}
+
+med() { # KEY: median of the runs recorded under KEY
+    # shellcheck disable=SC2086
+    median ${V[$1]:-}
+}
+
+# ---- the simulation ------------------------------------------------------------------
+
+SIM_US_PER_MIB=-; SIM_INSN_PER_MIB=-
+sim_bench() {
+    local r mib
+    r=$(timeout -k 2 300 "$BIN/sim_bench" --bytes "$SIM_BYTES" --runs "$RUNS" 2>>"$LOGS/sim.log" |
+        grep '^RESULT')
+    echo "sim_bench: ${r:-none}" >>"$LOGS/results-raw.log"
+    SIM_US_PER_MIB=$(value "$r" us_per_mib)
+    [ "$HAVE_VALGRIND" = yes ] || return 0
+    rm -f "$LOGS/callgrind.out"
+    timeout -k 2 900 valgrind --tool=callgrind --collect-atstart=no \
+        "--toggle-collect=sim_transfer*" --callgrind-out-file="$LOGS/callgrind.out" \
+        "$BIN/sim_bench" --bytes "$SIM_BYTES" >>"$LOGS/sim.log" 2>&1
+    local ir
+    ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$LOGS/callgrind.out" 2>/dev/null)
+    [ -n "$ir" ] || ir=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$LOGS/callgrind.out" 2>/dev/null)
+    mib=$(bytes_to_mib "$SIM_BYTES")
+    [ -n "$ir" ] && SIM_INSN_PER_MIB=$(calc "$ir / $mib")
+    callgrind_annotate "$LOGS/callgrind.out" >"$LOGS/callgrind-annotate.txt" 2>/dev/null
+}
+
+bytes_to_mib() {
+    local n=${1%[KkMmGg]} u=${1: -1}
+    case $u in
+    K | k) calc "$n / 1024" ;;
+    M | m) echo "$n" ;;
+    G | g) calc "$n * 1024" ;;
+    *) calc "$1 / 1048576" ;;
+    esac
+}
+
+# ---- the table ---------------------------------------------------------------------------
+
+# row METRIC USTACK KERNEL TARGET RESULT: ratio = ustack / kernel.
+row() {
+    local ratio=-
+    [ "$2" != - ] && [ "$3" != - ] && ratio=$(calc "$2 / $3")
+    printf '%-44s %12s %12s %8s  %-30s %s\n' "$1" "$2" "$3" "$ratio" "$4" "$5"
+}
+
+passmiss() { # CONDITION-EXPR (awk) -> pass / miss / "-" when an operand is missing
+    case $1 in *-\ *|*\ -*|*\(-*|-*) echo "-"; return ;; esac
+    awk "BEGIN { exit !($1) }" 2>/dev/null && echo pass || echo miss
+}
+
+fmt() { # VALUE DIGITS
+    [ "$1" = - ] && { echo -; return; }
+    awk -v v="$1" -v d="$2" 'BEGIN { printf "%.*f\n", d, v }'
+}
+
+print_table() {
+    local tb_r tb_w tb_rg tb_wg
+    tb_r=$(median "${TB_READ_PPS[@]}"); tb_w=$(median "${TB_WRITE_PPS[@]}")
+    tb_rg=$(calc "$tb_r * 1500 * 8 / 1e9"); tb_wg=$(calc "$tb_w * 1500 * 8 / 1e9")
+
+    local ui ki uo ko ue ke ur kr ur99 kr99 uc kc_ um km uh kh uli kli ulo klo
+    ui=$(med U.bulk_in); ki=$(med K.bulk_in)
+    uo=$(med U.bulk_out); ko=$(med K.bulk_out)
+    ue=$(med U.echo); ke=$(med K.echo)
+    ur=$(med U.rr); kr=$(med K.rr); ur99=$(med U.rr99); kr99=$(med K.rr99)
+    uc=$(med U.crr); kc_=$(med K.crr)
+    um=$(med U.rss_per_conn); km=$(med K.slab_per_conn)
+    [ "$km" != - ] && km=$(calc "$km / 2") # both ends of the veth are kernel sockets
+    uh=$(med U.held); kh=$(med K.held)
+    uli=$(med U.loss_in); kli=$(med K.loss_in); ulo=$(med U.loss_out); klo=$(med K.loss_out)
+
+    # ustack's data packets per second (1460-byte segments: no TCP options
+    # on data) as a fraction of the TUN device's packet rate.
+    local ui_frac uo_frac
+    ui_frac=$(calc "$ui * 1e9 / 8 / 1460 / $tb_r")
+    uo_frac=$(calc "$uo * 1e9 / 8 / 1460 / $tb_w")
+
+    echo "ustack benchmark  $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $NCPU cores," \
+        "Linux $(uname -r); client on cpu $CLIENT_CPU, server on cpu $SERVER_CPU"
+    echo "runs: $RUNS (median shown); bulk $BULK per direction, echo $ECHO_BYTES," \
+        "rr $RR_ITERS exchanges, crr ${CRR_SECS}s, hold $CONNS, loss $LOSS_BYTES at $LOSS_PROB"
+    echo "kernel reference: veth pair, MTU 1500, offloads $OFFLOADS"
+    echo
+    printf '%-44s %12s %12s %8s  %-30s %s\n' "metric" "ustack" "kernel" "ratio" "target" "result"
+    printf '%s\n' "$(printf '%.0s-' $(seq 120))"
+    row "TUN bound, read only (pkt/s)" "$(fmt "$tb_r" 0)" - "" ""
+    row "TUN bound, read only (Gbit/s, 1500 B)" "$(fmt "$tb_rg" 3)" - "" ""
+    row "TUN bound, write only (pkt/s)" "$(fmt "$tb_w" 0)" - "" ""
+    row "TUN bound, write only (Gbit/s, 1500 B)" "$(fmt "$tb_wg" 3)" - "" ""
+    row "bulk kernel->ustack (Gbit/s)" "$(fmt "$ui" 3)" "$(fmt "$ki" 3)" \
+        ">= kernel" "$(passmiss "$ui >= $ki")"
+    row "  as fraction of TUN read bound" "$(fmt "$ui_frac" 3)" - ">= 0.75" \
+        "$(passmiss "$ui_frac >= 0.75")"
+    row "bulk ustack->kernel (Gbit/s)" "$(fmt "$uo" 3)" "$(fmt "$ko" 3)" \
+        ">= kernel" "$(passmiss "$uo >= $ko")"
+    row "  as fraction of TUN write bound" "$(fmt "$uo_frac" 3)" - ">= 0.75" \
+        "$(passmiss "$uo_frac >= 0.75")"
+    row "echo throughput (Gbit/s each way)" "$(fmt "$ue" 3)" "$(fmt "$ke" 3)" "" ""
+    row "1-byte request/response, mean (us)" "$(fmt "$ur" 2)" "$(fmt "$kr" 2)" \
+        "<= 6.6" "$(passmiss "$ur <= 6.6")"
+    row "1-byte request/response, p99 (us)" "$(fmt "$ur99" 2)" "$(fmt "$kr99" 2)" "" ""
+    row "new connections per second (pinned)" "$(fmt "$uc" 0)" "$(fmt "$kc_" 0)" \
+        ">= 46000" "$(passmiss "$uc >= 46000")"
+    row "memory per idle connection (bytes)" "$(fmt "$um" 0)" "$(fmt "$km" 0)" \
+        "" "(kernel: slab growth)"
+    row "concurrent established connections" "$uh" "$kh" ">= 10000" \
+        "$(passmiss "$uh >= 10000") (stop: ${HOLD_STOP[U]:-?})"
+    row "bulk kernel->ustack, 5% loss (Gbit/s)" "$(fmt "$uli" 3)" "$(fmt "$kli" 3)" \
+        ">= 0.5 x loss-free ($(fmt "$(calc "$ui / 2")" 3))" "$(passmiss "$uli >= $ui / 2")"
+    row "bulk ustack->kernel, 5% loss (Gbit/s)" "$(fmt "$ulo" 3)" "$(fmt "$klo" 3)" \
+        ">= 0.5 x loss-free ($(fmt "$(calc "$uo / 2")" 3))" "$(passmiss "$ulo >= $uo / 2")"
+    row "sim: instructions per MiB (callgrind)" "$(fmt "$SIM_INSN_PER_MIB" 0)" - "" ""
+    row "sim: wall time per MiB (us)" "$(fmt "$SIM_US_PER_MIB" 1)" - "" ""
+    echo
+    echo "kernel column: the same client against the kernel's own server over veth."
+    echo "ratio: ustack / kernel (for latency, lower is better). Runs: $LOGS/results-raw.log"
+}
+
+# ---- main --------------------------------------------------------------------------------
+
+main() {
+    log "logs in $LOGS; $RUNS run(s) per figure; quick=$QUICK"
+    : >"$LOGS/results-raw.log"
+    setup_namespaces || { log "cannot create the namespaces"; exit 1; }
+    [ "$HAVE_ETHTOOL" = yes ] || log "ethtool not found: the veth keeps its offloads on"
+
+    log "TUN device bound"
+    for _ in $(seq "$RUNS"); do tun_bound_once; done
+
+    start_ustack || exit 1
+    start_kserver || exit 1
+    local r
+    for r in $(seq "$RUNS"); do
+        log "run $r/$RUNS: ustack (bulk, echo, rr, crr)"
+        tcp_round U "$NS_T" "$TUN_ADDR"
+        log "run $r/$RUNS: kernel over veth"
+        tcp_round K "$NS_A" "$VETH_BADDR"
+    done
+
+    log "idle connections: up to $CONNS"
+    hold_round U "$NS_T" "$TUN_ADDR" "$USTACK_PID"
+    hold_round K "$NS_A" "$VETH_BADDR" "$KSERVER_PID"
+
+    if [ "$HAVE_IPTABLES" = yes ]; then
+        for r in $(seq "$RUNS"); do
+            log "run $r/$RUNS: 5% loss"
+            set_loss "$NS_T" "$TUN_IF" on && loss_round U "$NS_T" "$TUN_ADDR"
+            set_loss "$NS_T" "$TUN_IF" off
+            set_loss "$NS_A" "$VETH_A" on && loss_round K "$NS_A" "$VETH_BADDR"
+            set_loss "$NS_A" "$VETH_A" off
+        done
+    else
+        log "iptables not found: no loss figures"
+    fi
+
+    stop_pid "$USTACK_PID"
+    stop_pid "$KSERVER_PID"
+
+    log "simulation ($SIM_BYTES over memlink)"
+    sim_bench
+
+    print_table | tee "$RESULTS"
+    log "table saved in $RESULTS"
+}
+
+main

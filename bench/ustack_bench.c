@@ -1,0 +1,356 @@
+/*
+ * ustack_bench: the ustack side of `make bench`.
+ *
+ * A server on the event API (ustack/socket.h) over a TUN device, offering
+ * the three benchmark services of bench_common.h (sink, source, echo) to
+ * the kernel-side load generator. Being a server in every test keeps the
+ * kernel side the same for ustack and for the kernel reference; the source
+ * service is how ustack -> kernel bulk is measured, with ustack's own send
+ * path and nothing else in the way.
+ *
+ *   ustack_bench --netns NS [--ifname IF] [--kernel-addr A.B.C.D/LEN]
+ *                [--addr A.B.C.D] [--max-conns N] [--batch FRAMES]
+ *
+ * Prints "ready" once listening. On SIGTERM or SIGINT it prints its
+ * counters and exits. Per-connection state is one small struct in a table
+ * allocated once (its pages are only touched as descriptors are used), and
+ * echo holds bytes only while the send buffer is full, so an idle
+ * connection costs the application almost nothing: the hold test's RSS
+ * growth is ustack's own.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_common.h"
+#include "ustack/runner.h"
+#include "ustack/socket.h"
+#include "ustack/ustack.h"
+
+#define POLL_BATCH 128
+#define POLL_ROUNDS 64
+#define SCRATCH_SIZE (64 * 1024)
+
+enum service { SVC_NONE, SVC_SINK, SVC_SOURCE, SVC_ECHO };
+
+struct conn {
+    uint8_t svc;        /* enum service; SVC_NONE = slot free */
+    uint8_t req_len;    /* source: request bytes received so far */
+    bool done_reading;  /* sink: peer's FIN seen */
+    uint8_t req[8];
+    uint64_t count;     /* sink: bytes received; source: bytes left to send */
+    uint64_t pos;       /* source: offset in the pattern */
+    uint8_t *pend;      /* echo: bytes the send buffer refused, or NULL */
+    uint32_t pend_off, pend_len;
+};
+
+struct bench {
+    struct ustack *st;
+    struct ustack_runner *runner;
+    int lsd[4];          /* listeners by service */
+    struct conn *conns;  /* indexed by socket descriptor */
+    unsigned max_conns;
+    uint8_t *pattern;
+    uint8_t scratch[SCRATCH_SIZE];
+};
+
+static struct ustack_runner *signal_runner;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (signal_runner)
+        ustack_runner_stop(signal_runner);
+}
+
+static void conn_close(struct bench *b, int sd)
+{
+    struct conn *c = &b->conns[sd];
+    free(c->pend);
+    memset(c, 0, sizeof(*c));
+    ustack_close(b->st, sd);
+}
+
+/* ---- services ---------------------------------------------------------------- */
+
+/* Read and count until nothing is left; at the FIN, answer with the count.
+ * Returns false when the connection is finished. */
+static bool sink_run(struct bench *b, int sd, struct conn *c)
+{
+    for (;;) {
+        ssize_t n = ustack_recv(b->st, sd, b->scratch, sizeof(b->scratch), 0);
+        if (n == -EAGAIN)
+            return true;
+        if (n < 0)
+            return false;
+        if (n == 0) {
+            uint8_t cnt[8];
+            bench_put_be64(cnt, c->count);
+            /* Nothing else was ever sent, so the buffer has room. */
+            ustack_send(b->st, sd, cnt, sizeof(cnt), 0);
+            return false; /* close: FIN follows the count */
+        }
+        c->count += (uint64_t)n;
+    }
+}
+
+static bool source_run(struct bench *b, int sd, struct conn *c)
+{
+    while (c->req_len < sizeof(c->req)) {
+        ssize_t n = ustack_recv(b->st, sd, c->req + c->req_len, sizeof(c->req) - c->req_len, 0);
+        if (n == -EAGAIN)
+            return true;
+        if (n <= 0)
+            return false;
+        c->req_len += (uint8_t)n;
+        if (c->req_len == sizeof(c->req))
+            c->count = bench_get_be64(c->req);
+    }
+    while (c->count > 0) {
+        size_t off = (size_t)(c->pos % BENCH_PATTERN_PERIOD);
+        size_t len = c->count < BENCH_PATTERN_PERIOD ? (size_t)c->count : BENCH_PATTERN_PERIOD;
+        ssize_t n = ustack_send(b->st, sd, b->pattern + off, len, 0);
+        if (n == -EAGAIN)
+            return true;
+        if (n < 0)
+            return false;
+        c->pos += (uint64_t)n;
+        c->count -= (uint64_t)n;
+    }
+    return false; /* all queued: close sends FIN after it */
+}
+
+/* Push out held echo bytes; false when the connection failed. */
+static bool echo_flush(struct bench *b, int sd, struct conn *c)
+{
+    while (c->pend_len > 0) {
+        ssize_t n = ustack_send(b->st, sd, c->pend + c->pend_off, c->pend_len, 0);
+        if (n == -EAGAIN)
+            return true;
+        if (n < 0)
+            return false;
+        c->pend_off += (uint32_t)n;
+        c->pend_len -= (uint32_t)n;
+    }
+    free(c->pend);
+    c->pend = NULL;
+    c->pend_off = 0;
+    return true;
+}
+
+/* Echo reads only while nothing is held back, so a client that does not
+ * read fills TCP's window, not our memory. */
+static bool echo_run(struct bench *b, int sd, struct conn *c)
+{
+    for (;;) {
+        if (!echo_flush(b, sd, c))
+            return false;
+        if (c->pend_len > 0)
+            return true; /* WRITABLE brings us back */
+        if (c->done_reading)
+            return false;
+        ssize_t n = ustack_recv(b->st, sd, b->scratch, sizeof(b->scratch), 0);
+        if (n == -EAGAIN)
+            return true;
+        if (n < 0)
+            return false;
+        if (n == 0) {
+            c->done_reading = true;
+            continue;
+        }
+        ssize_t w = ustack_send(b->st, sd, b->scratch, (size_t)n, 0);
+        if (w < 0 && w != -EAGAIN)
+            return false;
+        size_t sent = w > 0 ? (size_t)w : 0;
+        if (sent < (size_t)n) {
+            c->pend_len = (uint32_t)((size_t)n - sent);
+            c->pend = malloc(c->pend_len);
+            if (!c->pend)
+                return false;
+            memcpy(c->pend, b->scratch + sent, c->pend_len);
+        }
+    }
+}
+
+static void conn_run(struct bench *b, int sd)
+{
+    struct conn *c = &b->conns[sd];
+    bool open;
+    switch (c->svc) {
+    case SVC_SINK: open = sink_run(b, sd, c); break;
+    case SVC_SOURCE: open = source_run(b, sd, c); break;
+    case SVC_ECHO: open = echo_run(b, sd, c); break;
+    default: return;
+    }
+    if (!open)
+        conn_close(b, sd);
+}
+
+/* ---- accepting and events ------------------------------------------------------ */
+
+static void accept_all(struct bench *b, enum service svc)
+{
+    for (;;) {
+        int sd = ustack_accept(b->st, b->lsd[svc], NULL, NULL);
+        if (sd < 0)
+            return;
+        if ((unsigned)sd >= b->max_conns) {
+            ustack_close(b->st, sd);
+            continue;
+        }
+        ustack_setsockopt(b->st, sd, USTACK_TCP_NODELAY, 1);
+        b->conns[sd].svc = (uint8_t)svc;
+        conn_run(b, sd); /* data may have come with the handshake */
+    }
+}
+
+static void dispatch(struct bench *b, int sd)
+{
+    for (int s = SVC_SINK; s <= SVC_ECHO; s++)
+        if (b->lsd[s] == sd) {
+            accept_all(b, (enum service)s);
+            return;
+        }
+    if (sd >= 0 && (unsigned)sd < b->max_conns)
+        conn_run(b, sd);
+}
+
+/* The runner's after_io hook: work through every socket whose readiness
+ * changed, including those our own calls changed. */
+static void drain_events(void *ctx)
+{
+    struct bench *b = ctx;
+    struct ustack_event ev[POLL_BATCH];
+    for (int round = 0; round < POLL_ROUNDS; round++) {
+        int n = ustack_poll(b->st, ev, POLL_BATCH);
+        if (n <= 0)
+            return;
+        for (int i = 0; i < n; i++)
+            dispatch(b, ev[i].sd);
+    }
+    ustack_runner_wake(b->runner); /* more to do after the next read */
+}
+
+/* ---- setup ------------------------------------------------------------------------ */
+
+struct args {
+    const char *netns, *ifname, *kernel_cidr, *addr;
+    unsigned max_conns, batch;
+};
+
+static int open_listener(struct bench *b, enum service svc, uint16_t port)
+{
+    int sd = ustack_socket(b->st, USTACK_SOCK_STREAM);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (sd < 0 || ustack_setsockopt(b->st, sd, USTACK_SO_REUSEADDR, 1) < 0 ||
+        ustack_bind(b->st, sd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+        ustack_listen(b->st, sd, 4096) < 0) {
+        fprintf(stderr, "ustack_bench: cannot listen on port %u\n", port);
+        return -1;
+    }
+    b->lsd[svc] = sd;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    *a = (struct args){.ifname = "ubench0", .kernel_cidr = "10.77.0.1/24",
+                       .addr = "10.77.0.2", .max_conns = 65536, .batch = 0};
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const char *k = argv[i], *v = argv[i + 1];
+        if (!strcmp(k, "--netns"))
+            a->netns = v;
+        else if (!strcmp(k, "--ifname"))
+            a->ifname = v;
+        else if (!strcmp(k, "--kernel-addr"))
+            a->kernel_cidr = v;
+        else if (!strcmp(k, "--addr"))
+            a->addr = v;
+        else if (!strcmp(k, "--max-conns"))
+            a->max_conns = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--batch"))
+            a->batch = (unsigned)strtoul(v, NULL, 10);
+        else
+            return -1;
+    }
+    return argc % 2 == 1 && a->max_conns >= 16 ? 0 : -1;
+}
+
+static struct ustack_link *open_tun(const struct args *a)
+{
+    uint32_t kaddr;
+    unsigned prefix;
+    if (ustack_parse_cidr(a->kernel_cidr, &kaddr, &prefix) < 0)
+        return NULL;
+    struct ustack_tun_config tc = {.ifname = a->ifname, .netns = a->netns,
+                                   .kernel_addr = kaddr, .prefix_len = prefix, .mtu = 1500};
+    char err[256];
+    struct ustack_link *link = ustack_tun_open(&tc, err, sizeof(err));
+    if (!link)
+        fprintf(stderr, "ustack_bench: %s\n", err);
+    return link;
+}
+
+static struct ustack *open_stack(const struct args *a, struct ustack_link *link)
+{
+    struct ustack_config cfg;
+    ustack_config_init(&cfg);
+    uint32_t kaddr;
+    unsigned prefix;
+    if (ustack_parse_ipv4(a->addr, &cfg.addr) < 0 ||
+        ustack_parse_cidr(a->kernel_cidr, &kaddr, &prefix) < 0)
+        return NULL;
+    cfg.netmask = prefix ? ~(uint32_t)0 << (32 - prefix) : 0;
+    /* The hold test wants every descriptor and connection it can get. */
+    cfg.max_sockets = a->max_conns;
+    cfg.tcp.max_connections = a->max_conns;
+    cfg.tcp.backlog_max = 4096;
+    return ustack_new(&cfg, link, ustack_clock_us());
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    if (parse_args(argc, argv, &a) < 0) {
+        fprintf(stderr, "usage: ustack_bench --netns NS [--ifname IF] [--kernel-addr A/LEN] "
+                        "[--addr A] [--max-conns N] [--batch FRAMES]\n");
+        return 2;
+    }
+    static struct bench b;
+    b.max_conns = a.max_conns;
+    b.conns = calloc(a.max_conns, sizeof(*b.conns));
+    b.pattern = bench_pattern_new();
+    struct ustack_link *link = open_tun(&a);
+    if (!b.conns || !b.pattern || !link)
+        return 1;
+    b.st = open_stack(&a, link);
+    if (!b.st || !(b.runner = ustack_runner_new(b.st, link))) {
+        fprintf(stderr, "ustack_bench: cannot create the stack\n");
+        return 1;
+    }
+    if (a.batch)
+        ustack_runner_set_batch(b.runner, a.batch);
+    if (open_listener(&b, SVC_SINK, BENCH_PORT_SINK) < 0 ||
+        open_listener(&b, SVC_SOURCE, BENCH_PORT_SOURCE) < 0 ||
+        open_listener(&b, SVC_ECHO, BENCH_PORT_ECHO) < 0)
+        return 1;
+    ustack_runner_set_after_io(b.runner, drain_events, &b);
+    signal_runner = b.runner;
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    printf("ready\n");
+    fflush(stdout);
+    int rc = ustack_runner_run(b.runner);
+    printf("counters:\n");
+    ustack_print_stats(b.st, stdout, false);
+    ustack_runner_free(b.runner);
+    ustack_free(b.st);
+    ustack_link_close(link);
+    free(b.conns);
+    free(b.pattern);
+    return rc < 0 ? 1 : 0;
+}
