@@ -31,6 +31,12 @@ struct ustack_link_ops {
     ssize_t (*recv)(struct ustack_link *link, void *buf, size_t cap);
     /* Release the link and everything it owns (including the struct). */
     void (*close)(struct ustack_link *link);
+    /* Optional (NULL for plain links): a link that holds frames for later
+     * (the impairment decorator, ustack/impair.h) sends those due by `now`
+     * and returns when it next needs a call, UINT64_MAX for never. A
+     * deadline <= now means recv has a frame to give. The runner calls it
+     * every iteration and includes the deadline in its wait. */
+    uint64_t (*poll)(struct ustack_link *link, uint64_t now);
 };
 
 /* Every link implementation embeds this as its first member. */
@@ -49,6 +55,12 @@ static inline int ustack_link_send(struct ustack_link *l, const void *f, size_t 
 static inline ssize_t ustack_link_recv(struct ustack_link *l, void *b, size_t cap)
 {
     return l->ops->recv(l, b, cap);
+}
+
+/* UINT64_MAX (the same value as USTACK_NEVER) for links without a poll op. */
+static inline uint64_t ustack_link_poll(struct ustack_link *l, uint64_t now)
+{
+    return l->ops->poll ? l->ops->poll(l, now) : UINT64_MAX;
 }
 
 static inline void ustack_link_close(struct ustack_link *l)

@@ -14,6 +14,11 @@
  *   4. sleeps in epoll until a descriptor is ready, the deadline passes, or
  *      someone calls ustack_runner_wake()/ustack_runner_stop().
  *
+ * A link with a poll op (ustack_link_ops.poll: the impairment decorator of
+ * ustack/impair.h holds frames for later) is polled at the end of each
+ * iteration; its deadline joins the stack's, and when it has passed the
+ * runner reads the link even if its descriptor is not readable.
+ *
  * Timing: deadlines are microseconds, and the wait uses epoll_pwait2() with
  * a nanosecond timeout, so a 200 us retransmission timer fires on time
  * instead of being rounded to a millisecond. Where epoll_pwait2 is missing

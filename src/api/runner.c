@@ -49,6 +49,8 @@ struct ustack_runner {
     ustack_runner_hook_fn after_io;
     void *after_io_ctx;
 
+    uint64_t link_deadline;     /* the link's poll op: when it next needs us */
+
     struct app_fd *fds;         /* application descriptors, unordered */
     size_t nfds, fds_cap;
 
@@ -97,6 +99,7 @@ struct ustack_runner *ustack_runner_new(struct ustack *st, struct ustack_link *l
     r->st = st;
     r->link = link;
     r->batch = USTACK_RUNNER_DEFAULT_BATCH;
+    r->link_deadline = USTACK_NEVER;
     r->epfd = r->wakefd = -1;
     atomic_init(&r->stopped, false);
     int err = pthread_mutex_init(&r->lock, NULL);
@@ -278,11 +281,24 @@ static int dispatch_app_fds(struct ustack_runner *r, const struct epoll_event *e
     return ran;
 }
 
+/* A link that holds frames (ustack_link_ops.poll, e.g. the impairment
+ * decorator) sends those that are due; its deadline joins the stack's in
+ * the wait. A past deadline means it has received frames to give. */
+static uint64_t poll_link(struct ustack_runner *r)
+{
+    if (!r->link->ops->poll)
+        return USTACK_NEVER;
+    r->link_deadline = ustack_link_poll(r->link, ustack_clock_us());
+    return r->link_deadline;
+}
+
 /* Input, timers, application callbacks and hook; the next deadline goes
  * to *deadline. Called with the lock held. */
 static int iterate(struct ustack_runner *r, bool link_ready, const struct epoll_event *ev,
                    int n, uint64_t *deadline)
 {
+    if (r->link_deadline <= ustack_clock_us())
+        link_ready = true; /* held frames are due */
     int rc = link_ready ? drain_link(r) : 0;
     /* Timers first: they also bring the stack's clock up to date, so
      * what the application sends next is stamped (in a capture, in RTT
@@ -296,7 +312,9 @@ static int iterate(struct ustack_runner *r, bool link_ready, const struct epoll_
     /* The application may have scheduled work: ask again. */
     if (app_ran)
         next = ustack_timer(r->st, ustack_clock_us());
-    *deadline = next;
+    /* Last, so what the stack just sent is scheduled (or sent) too. */
+    uint64_t link_next = poll_link(r);
+    *deadline = link_next < next ? link_next : next;
     return rc;
 }
 

@@ -48,7 +48,8 @@ static void sock_close(struct ustack_link *l)
     free(l);
 }
 
-static const struct ustack_link_ops sock_ops = {sock_send, sock_recv, sock_close};
+static const struct ustack_link_ops sock_ops = {.send = sock_send, .recv = sock_recv,
+                                                .close = sock_close};
 
 struct rt {
     struct ustack_link *link;

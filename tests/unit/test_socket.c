@@ -723,7 +723,8 @@ static void sp_close(struct ustack_link *l)
     free(l);
 }
 
-static const struct ustack_link_ops sp_ops = {sp_send, sp_recv, sp_close};
+static const struct ustack_link_ops sp_ops = {.send = sp_send, .recv = sp_recv,
+                                              .close = sp_close};
 
 static bool sp_pair(struct ustack_link **a, struct ustack_link **b)
 {
