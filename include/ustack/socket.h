@@ -87,8 +87,21 @@ enum ustack_sockopt {
     USTACK_SO_REUSEADDR,    /* bind even if TIME-WAIT connections hold the port */
     USTACK_SO_LINGER_ZERO,  /* close() sends RST at once (abortive close) */
     USTACK_TCP_NODELAY,     /* disable Nagle's algorithm */
-    USTACK_SO_KEEPALIVE,    /* RFC 1122 keep-alive (TCP reliability issue) */
+    USTACK_SO_KEEPALIVE,    /* RFC 1122 §4.2.3.6 keep-alive probes (off by
+                               default); a peer that answers none of them
+                               fails the connection with ETIMEDOUT */
     USTACK_SO_TYPE,         /* get: USTACK_SOCK_STREAM or _DGRAM */
+    USTACK_TCP_KEEPIDLE,    /* keep-alive: seconds idle before the first
+                               probe, 1..32767 (default 7200) */
+    USTACK_TCP_KEEPINTVL,   /* keep-alive: seconds between probes, 1..32767
+                               (default 75) */
+    USTACK_TCP_KEEPCNT,     /* keep-alive: unanswered probes before
+                               ETIMEDOUT, 1..127 (default 9) */
+    USTACK_TCP_USER_TIMEOUT, /* ms that sent data may stay unacknowledged
+                                (or window probes unanswered) before the
+                                connection fails with ETIMEDOUT; replaces
+                                the retry count; 0 = the stack's default
+                                (config tcp.user_timeout_ms) */
 };
 
 /* Create a socket. Returns its descriptor (sd >= 0) or -errno

@@ -99,8 +99,17 @@
     X(tcp, drop_syn_no_cookie, "SYNs dropped: queue full, no cookies")        \
     X(tcp, retransmits, "segments retransmitted")                             \
     X(tcp, rto_expired, "retransmission timeouts")                            \
+    X(tcp, dup_acks_rx, "duplicate ACKs received (RFC 5681 2)")               \
+    X(tcp, fast_retransmits, "retransmissions on 3 duplicate ACKs")           \
+    X(tcp, partial_ack_retransmits, "retransmissions on a partial ACK "       \
+                                    "(RFC 6582)")                             \
+    X(tcp, delayed_acks, "ACKs sent when the delayed-ACK timer ran out")      \
+    X(tcp, window_updates, "window updates sent after the user read")         \
     X(tcp, window_probes, "zero-window probes sent")                          \
+    X(tcp, keepalive_probes, "keep-alive probes sent")                        \
     X(tcp, timeout_aborts, "connections failed with ETIMEDOUT")               \
+    X(tcp, keepalive_aborts, "... of which: keep-alive probes unanswered")    \
+    X(tcp, user_timeout_aborts, "... of which: the user timeout ran out")     \
     X(tcp, resets, "connections reset by the peer")                           \
     X(tcp, rst_data_after_close, "RST sent: data after close")                \
     X(tcp, rst_unread_close, "RST sent: closed with unread data")             \

@@ -52,8 +52,8 @@ struct ustack_tcp_config {
                                  wait in FIN-WAIT-2 for the peer's FIN;
                                  0 = 60000 */
     unsigned rto_initial_ms;  /* RFC 6298 §2.1; 0 = 1000 */
-    unsigned rto_min_ms;      /* lower bound on the RTO; 0 = 200 (RFC 6298
-                                 §2.4 says 1 s: see src/tcp/tcp_timer.c) */
+    unsigned rto_min_ms;      /* lower bound on the RTO; 0 = 1000 (RFC 6298
+                                 §2.4; Linux uses 200) */
     unsigned rto_max_ms;      /* upper bound on the RTO; 0 = 60000 */
     unsigned syn_retries;     /* SYN or SYN-ACK retransmissions before the
                                  attempt fails (ETIMEDOUT); 0 = 7, which
@@ -61,7 +61,24 @@ struct ustack_tcp_config {
                                  §4.2.3.5) */
     unsigned data_retries;    /* retransmissions of one data or FIN segment,
                                  or unanswered window probes, before the
-                                 connection fails (ETIMEDOUT); 0 = 12 */
+                                 connection fails (ETIMEDOUT); 0 = 12;
+                                 at most 255 (as is syn_retries) */
+    unsigned user_timeout_ms; /* default USTACK_TCP_USER_TIMEOUT: how long
+                                 data (or a SYN, a FIN, window probes) may
+                                 go unacknowledged before the connection
+                                 fails with ETIMEDOUT, replacing the retry
+                                 counts (RFC 9293 §3.8.3, RFC 5482);
+                                 0 = none, the retry counts decide */
+    unsigned delack_ms;       /* longest wait of a delayed ACK (RFC 9293
+                                 §3.8.6.3); 0 = 40, at most 200. Every
+                                 second segment is acknowledged at once */
+    unsigned keepalive_idle_s;  /* keep-alive (off by default, per socket
+                                   USTACK_SO_KEEPALIVE, RFC 1122 §4.2.3.6):
+                                   idle time before the first probe;
+                                   0 = 7200 */
+    unsigned keepalive_intvl_s; /* between unanswered probes; 0 = 75 */
+    unsigned keepalive_count;   /* unanswered probes before ETIMEDOUT;
+                                   0 = 9 */
     unsigned challenge_ack_burst; /* RFC 5961 §7 challenge ACKs per
                                      connection: burst (0 = 10) and */
     unsigned challenge_ack_rate;  /* sustained rate per second (0 = 10) */

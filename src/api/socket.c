@@ -67,7 +67,7 @@ enum sock_state {
 };
 
 #define NO_SLOT (-1)
-#define OPT_MAX USTACK_SO_TYPE /* highest option number */
+#define OPT_MAX USTACK_TCP_USER_TIMEOUT /* highest option number */
 
 struct sock {
     struct tcp_conn *conn; /* stream sockets; NULL until first needed */
@@ -882,6 +882,13 @@ static int opt_normalize(int opt, int *value)
     case USTACK_SO_KEEPALIVE:
         *value = *value != 0;
         return 0;
+    case USTACK_TCP_KEEPIDLE: /* ranges: see ustack/socket.h */
+    case USTACK_TCP_KEEPINTVL:
+        return *value >= 1 && *value <= 32767 ? 0 : -EINVAL;
+    case USTACK_TCP_KEEPCNT:
+        return *value >= 1 && *value <= 127 ? 0 : -EINVAL;
+    case USTACK_TCP_USER_TIMEOUT:
+        return *value >= 0 ? 0 : -EINVAL;
     default:
         return -ENOPROTOOPT; /* unknown, or read-only (ERROR, TYPE) */
     }

@@ -32,7 +32,7 @@
 #define DEFAULT_MSL_MS 30000
 #define DEFAULT_FIN_WAIT_2_MS 60000
 #define DEFAULT_RTO_INITIAL_MS 1000 /* RFC 6298 §2.1 */
-#define DEFAULT_RTO_MIN_MS 200      /* see tcp_timer.c */
+#define DEFAULT_RTO_MIN_MS 1000     /* RFC 6298 §2.4 */
 #define DEFAULT_RTO_MAX_MS 60000    /* RFC 6298 §2.5 allows a maximum >= 60 s */
 /* RFC 1122 §4.2.3.5 (MUST-23 of RFC 9293): a SYN must be retransmitted
  * for at least 3 minutes. With RTOs of 1, 2, 4, ... capped at 60 s, the
@@ -41,6 +41,20 @@
 #define DEFAULT_DATA_RETRIES 12
 #define DEFAULT_CHALLENGE_BURST 10
 #define DEFAULT_CHALLENGE_RATE 10
+/* Delayed ACKs (RFC 9293 §3.8.6.3): "an ACK should not be excessively
+ * delayed; in particular, the delay MUST be less than 0.5 seconds". 40 ms
+ * (Linux's shortest) batches the ACKs of back-to-back segments while
+ * costing a peer whose Nagle algorithm waits for our ACK little. */
+#define DEFAULT_DELACK_MS 40
+#define MAX_DELACK_MS 200
+/* Keep-alive (RFC 1122 §4.2.3.6): the interval "MUST be configurable and
+ * MUST default to no less than two hours"; 75 s between probes and 9
+ * probes are the values BSD and Linux chose. */
+#define DEFAULT_KEEPALIVE_IDLE_S 7200
+#define DEFAULT_KEEPALIVE_INTVL_S 75
+#define DEFAULT_KEEPALIVE_COUNT 9
+/* The retry counters are 8 bits wide. */
+#define MAX_RETRIES 255
 
 static void default_unsigned(unsigned *v, unsigned def)
 {
@@ -65,7 +79,24 @@ void tcp_config_defaults(struct ustack_tcp_config *cfg)
     default_unsigned(&cfg->data_retries, DEFAULT_DATA_RETRIES);
     default_unsigned(&cfg->challenge_ack_burst, DEFAULT_CHALLENGE_BURST);
     default_unsigned(&cfg->challenge_ack_rate, DEFAULT_CHALLENGE_RATE);
+    default_unsigned(&cfg->delack_ms, DEFAULT_DELACK_MS);
+    default_unsigned(&cfg->keepalive_idle_s, DEFAULT_KEEPALIVE_IDLE_S);
+    default_unsigned(&cfg->keepalive_intvl_s, DEFAULT_KEEPALIVE_INTVL_S);
+    default_unsigned(&cfg->keepalive_count, DEFAULT_KEEPALIVE_COUNT);
+    /* user_timeout_ms: 0 is the default (the retry counts decide). */
     /* Keep the values consistent whatever the caller wrote. */
+    if (cfg->delack_ms > MAX_DELACK_MS)
+        cfg->delack_ms = MAX_DELACK_MS;
+    if (cfg->syn_retries > MAX_RETRIES)
+        cfg->syn_retries = MAX_RETRIES;
+    if (cfg->data_retries > MAX_RETRIES)
+        cfg->data_retries = MAX_RETRIES;
+    if (cfg->keepalive_idle_s > TCP_KEEPALIVE_MAX_S)
+        cfg->keepalive_idle_s = TCP_KEEPALIVE_MAX_S;
+    if (cfg->keepalive_intvl_s > TCP_KEEPALIVE_MAX_S)
+        cfg->keepalive_intvl_s = TCP_KEEPALIVE_MAX_S;
+    if (cfg->keepalive_count > TCP_KEEPALIVE_MAX_COUNT)
+        cfg->keepalive_count = TCP_KEEPALIVE_MAX_COUNT;
     if (cfg->sndbuf > cfg->buf_max)
         cfg->sndbuf = cfg->buf_max;
     if (cfg->rcvbuf > cfg->buf_max)
@@ -165,7 +196,10 @@ void tcp_set_state(struct ustack *st, struct tcp_conn *c, enum tcp_conn_state s)
         STAT_INC(st, tcp_established);
     if (s != TCP_CLOSED)
         c->opened = true;
+    if (s == TCP_ESTABLISHED)
+        tcp_peer_heard(st, c); /* keep-alive counts idle time from here */
     c->state = s;
+    tcp_keepalive_update(st, c);
 }
 
 void tcp_notify(struct ustack *st, struct tcp_conn *c)
@@ -193,6 +227,10 @@ struct tcp_conn *tcp_conn_alloc(struct ustack *st)
     c->rcvbuf_size = st->cfg.tcp.rcvbuf;
     c->rcv_mss = tcp_local_mss(st);
     c->snd_mss = TCP_DEFAULT_MSS;
+    c->ka.idle_s = st->cfg.tcp.keepalive_idle_s;
+    c->ka.intvl_s = st->cfg.tcp.keepalive_intvl_s;
+    c->ka.count = st->cfg.tcp.keepalive_count;
+    c->user_timeout_ms = st->cfg.tcp.user_timeout_ms;
     ratelimit_init(&c->challenge, st->cfg.tcp.challenge_ack_burst,
                    st->cfg.tcp.challenge_ack_rate, st->now);
     tcp_rtt_init(st, c);

@@ -77,6 +77,7 @@ static bool parse_segment(struct ustack *st, const struct ip4_rx *ip,
         STAT_INC(st, tcp_bad_options);
     seg->data = p + hdr_len;
     seg->data_len = (uint32_t)(len - hdr_len);
+    seg->wire_len = seg->data_len;
     return true;
 }
 
@@ -130,6 +131,10 @@ static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *l,
     c->reuse = l->reuse;
     c->linger_zero = l->linger_zero;
     c->keepalive = l->keepalive;
+    c->ka.idle_s = l->ka.idle_s;
+    c->ka.intvl_s = l->ka.intvl_s;
+    c->ka.count = l->ka.count;
+    c->user_timeout_ms = l->user_timeout_ms;
     tcp_port_bind_child(st, c);
     return c;
 }
@@ -243,6 +248,7 @@ static void listen_syn(struct ustack *st, struct tcp_conn *l,
     STAT_INC(st, tcp_passive_opens);
     tcp_send_syn(st, c);
     tcp_rtt_start(st, c, c->snd.iss);
+    c->rtt.waiting_since = st->now;
     tcp_rtx_timer_start(st, c);
     /* Text and FIN in the SYN are not acknowledged: a half-open
      * connection has no buffers (so a SYN flood costs little), and the
@@ -557,15 +563,71 @@ static void acknowledge(struct ustack *st, struct tcp_conn *c, uint32_t ack)
     tcp_notify(st, c); /* room in the send buffer */
 }
 
+/* RFC 5681 §2: "An acknowledgment is considered a 'duplicate' ... when
+ * (a) the receiver of the ACK has outstanding data, (b) the incoming
+ * acknowledgment carries no data, (c) the SYN and FIN bits are both off,
+ * (d) the acknowledgment number is equal to the greatest acknowledgment
+ * received on the given connection (TCP.UNA from RFC 793) and (e) the
+ * advertised window in the incoming acknowledgment equals the advertised
+ * window in the last incoming acknowledgment." Answers to our window
+ * probes are not: the window is shut, nothing was lost. */
+static bool is_duplicate_ack(const struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    return c->snd.una != c->snd.nxt && seg->wire_len == 0 &&
+           !(seg->flags & (TCP_SYN | TCP_FIN)) && seg->ack == c->snd.una &&
+           seg->wnd == c->snd.wnd && c->snd.wnd != 0;
+}
+
+/* RFC 5681 §3.2: "The fast retransmit algorithm uses the arrival of 3
+ * duplicate ACKs ... as an indication that a segment has been lost",
+ * and retransmits "what appears to be the missing segment". Once per
+ * loss episode: the recovery point of RFC 6582 §3.2 (recover = SND.NXT)
+ * keeps later duplicates of the same window, and duplicates caused by a
+ * timeout's retransmissions, from starting another one. */
+static void duplicate_ack(struct ustack *st, struct tcp_conn *c)
+{
+    STAT_INC(st, tcp_dup_acks_rx);
+    if (++c->rec.dupacks != 3 || c->rec.active)
+        return;
+    c->rec.active = true;
+    c->rec.fast = true;
+    c->rec.recover = c->snd.nxt;
+    if (tcp_retransmit_first(st, c))
+        STAT_INC(st, tcp_fast_retransmits);
+}
+
+/* New data was acknowledged. RFC 6582 §3.2 step 5: during fast recovery,
+ * an ACK below the recovery point ("partial ACK") shows the next hole,
+ * whose segment is retransmitted at once instead of after a timeout. A
+ * full ACK ends the episode. */
+static void new_ack_recovery(struct ustack *st, struct tcp_conn *c)
+{
+    c->rec.dupacks = 0;
+    if (!c->rec.active)
+        return;
+    if (seq_geq(c->snd.una, c->rec.recover)) {
+        c->rec.active = false;
+        c->rec.fast = false;
+        return;
+    }
+    if (c->rec.fast && tcp_retransmit_first(st, c))
+        STAT_INC(st, tcp_partial_ack_retransmits);
+}
+
 static void process_ack(struct ustack *st, struct tcp_conn *c,
                         const struct tcp_seg *seg)
 {
     c->probes = 0; /* the peer is answering */
-    if (seq_lt(c->snd.una, seg->ack))
-        acknowledge(st, c, seg->ack);
     /* "If the ACK is a duplicate (SEG.ACK =< SND.UNA), it can be
-     * ignored" (fast retransmit, RFC 5681, is a later issue).
-     * "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
+     * ignored", except for fast retransmit (RFC 5681), which looks at
+     * the window the ACK carries before it is taken. */
+    if (seq_lt(c->snd.una, seg->ack)) {
+        acknowledge(st, c, seg->ack);
+        new_ack_recovery(st, c);
+    } else if (is_duplicate_ack(c, seg)) {
+        duplicate_ack(st, c);
+    }
+    /* "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
      * updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
      * SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ,
      * and set SND.WL2 <- SEG.ACK." The WL1/WL2 test keeps an old,
@@ -718,9 +780,24 @@ static bool check_ack(struct ustack *st, struct tcp_conn *c,
 
 /* In-order text: into the receive buffer. The first step trimmed it to
  * the window, and the window never exceeds the free space, so it fits. */
+/* When to acknowledge in-order text (RFC 9293 §3.8.6.3, RFC 1122
+ * §4.2.3.2, RFC 5681 §4.2): at once when the segment filled (part of) a
+ * gap, so the sender learns of the repair; otherwise the ACK may wait
+ * delack_ms for data of ours to ride on, but never past the second
+ * segment: "an ACK should be generated for at least every second
+ * full-sized segment" (we count every segment, full-sized or not). */
+static void ack_in_order_text(struct tcp_conn *c, bool filled_gap)
+{
+    if (filled_gap || ++c->rcv_segs_unacked >= 2)
+        c->ack_pending = true;
+    else
+        c->ack_delayed = true;
+}
+
 static void receive_in_order(struct ustack *st, struct tcp_conn *c,
                              const struct tcp_seg *seg)
 {
+    bool gap = c->reass.count > 0; /* held text waits past a hole */
     uint32_t n = seg->data_len;
     if (!c->rd_shutdown) /* after SHUT_RD, text is acknowledged and dropped */
         n = (uint32_t)ringbuf_write(&c->rcvbuf, seg->data, n);
@@ -735,13 +812,15 @@ static void receive_in_order(struct ustack *st, struct tcp_conn *c,
     /* "Send an acknowledgment of the form <SEQ=SND.NXT><ACK=RCV.NXT>
      * <CTL=ACK>. This acknowledgment should be piggybacked on a segment
      * being transmitted if possible": tcp_output() does that. */
-    c->ack_pending = true;
+    ack_in_order_text(c, gap);
     tcp_notify(st, c);
 }
 
 /* Text beyond RCV.NXT, after a gap: held for later processing (SHLD-31,
  * tcp_reass.c). An immediate duplicate ACK tells the sender where the gap
- * starts (RFC 5681 §4.2). */
+ * starts (RFC 5681 §4.2: "A TCP receiver SHOULD send an immediate
+ * duplicate ACK when an out-of-order segment arrives"); three of them
+ * make it retransmit (§3.2). */
 static void receive_out_of_order(struct ustack *st, struct tcp_conn *c,
                                  const struct tcp_seg *seg)
 {
@@ -862,6 +941,7 @@ static void other_states(struct ustack *st, struct tcp_conn *c,
     }
     if (!check_sequence(st, c, seg)) /* first */
         return;
+    tcp_peer_heard(st, c); /* an acceptable segment: the peer is alive */
     if (!check_rst(st, c, seg)) /* second */
         return;
     /* third: "check security": RFC 9293 leaves IP security compartments

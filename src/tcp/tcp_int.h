@@ -71,6 +71,7 @@ struct tcp_seg {
     struct tcp_opts opts;
     const uint8_t *data;     /* the segment text */
     uint32_t data_len;
+    uint32_t wire_len;       /* text length as received, before trimming */
 };
 
 /* SEG.LEN: the sequence space a segment occupies; SYN and FIN count. */
@@ -108,7 +109,11 @@ static inline bool tcp_synchronized(enum tcp_conn_state s)
  * stack's timer heap once, at the earliest of its deadlines. */
 enum tcp_timer_kind {
     TCP_TIMER_RTX,        /* retransmission: SYN, SYN-ACK, data, FIN */
-    TCP_TIMER_PERSIST,    /* zero-window probe (RFC 9293 §3.8.6.1) */
+    TCP_TIMER_PERSIST,    /* zero-window probe (RFC 9293 §3.8.6.1), and
+                             the override timeout of sender SWS avoidance
+                             (§3.8.6.2.1) */
+    TCP_TIMER_DELACK,     /* a delayed ACK is owed (§3.8.6.3) */
+    TCP_TIMER_KEEPALIVE,  /* keep-alive (RFC 1122 §4.2.3.6) */
     TCP_TIMER_TIME_WAIT,  /* 2*MSL in TIME-WAIT (§3.4.2) */
     TCP_TIMER_FIN_WAIT_2, /* orphaned FIN-WAIT-2 gives up */
     TCP_TIMER_COUNT
@@ -124,6 +129,33 @@ struct tcp_rtt {
     uint64_t timed_at;    /* ... when it was sent */
     uint8_t retries;      /* consecutive timeouts of the segment at SND.UNA */
     bool syn_timed_out;   /* the SYN needed a retransmission (§5.7) */
+    uint64_t waiting_since; /* when the oldest unacknowledged data (or SYN,
+                               or FIN) began waiting for its ACK: sent with
+                               nothing else outstanding, or left first in
+                               line by an ACK. The user timeout counts from
+                               here (RFC 9293 §3.8.3). */
+};
+
+/* Loss recovery on duplicate ACKs (RFC 5681 §3.2, with the recovery
+ * point of RFC 6582). The congestion window itself is a later issue. */
+struct tcp_recovery {
+    uint32_t dupacks;     /* duplicate ACKs in a row (RFC 5681 §2) */
+    bool active;          /* recovering: until SND.UNA reaches `recover`
+                             no (further) fast retransmit */
+    bool fast;            /* ... after a fast retransmit (not a timeout):
+                             partial ACKs retransmit the next hole */
+    uint32_t recover;     /* SND.NXT when recovery began */
+};
+
+/* Keep-alive (RFC 1122 §4.2.3.6): per-connection settings and state. */
+#define TCP_KEEPALIVE_MAX_S 32767   /* largest idle time and interval */
+#define TCP_KEEPALIVE_MAX_COUNT 127 /* most probes */
+struct tcp_keepalive {
+    uint32_t idle_s;      /* idle time before the first probe */
+    uint32_t intvl_s;     /* between unanswered probes */
+    uint32_t count;       /* unanswered probes before ETIMEDOUT */
+    uint32_t probes;      /* probes sent since the peer was last heard */
+    uint64_t last_heard;  /* when an acceptable segment last arrived */
 };
 
 /* Out-of-order text held in the receive ring (tcp_reass.c). */
@@ -195,8 +227,17 @@ struct tcp_conn {
     struct tcp_reass reass; /* text held past RCV.NXT */
 
     struct tcp_rtt rtt;
+    struct tcp_recovery rec;
+    struct tcp_keepalive ka;
+    uint32_t user_timeout_ms;            /* 0: the retry counts decide */
     uint8_t probes;                      /* unanswered zero-window probes */
     uint8_t probe_backoff;               /* doublings of the probe interval */
+    uint64_t probe_since;                /* when the first unanswered window
+                                            probe went out */
+    uint8_t rcv_segs_unacked;            /* data segments received since our
+                                            last ACK (delayed ACK, §3.8.6.3) */
+    bool ack_delayed;                    /* an ACK is owed but may wait for
+                                            TCP_TIMER_DELACK */
     uint64_t timer_at[TCP_TIMER_COUNT];  /* deadlines; 0 = not running */
     struct heap_timer timer;             /* the earliest of timer_at[] */
 
@@ -209,7 +250,8 @@ struct tcp_conn {
     bool rd_shutdown;  /* SHUT_RD: incoming data is discarded */
     bool released;     /* the user called tcp_close: TCP frees c when done */
     bool opened;       /* has left CLOSED once (no second OPEN) */
-    bool ack_pending;  /* an ACK must go out: output sends one if no data */
+    bool ack_pending;  /* an ACK must go out now: output sends one if no
+                          data carries it (ack_delayed: it may wait) */
     bool more_pending; /* the last send had USTACK_MSG_MORE */
     bool nodelay, reuse, linger_zero, keepalive; /* socket options */
     bool bound;        /* has a local port (in the bind table) */
@@ -371,6 +413,15 @@ void tcp_send_synack_cookie(struct ustack *st, const struct tcp_seg *syn,
 /* A zero-window probe: the byte (or FIN) at SND.UNA, sent into a shut
  * window (tcp_timer.c decides when). */
 void tcp_send_window_probe(struct ustack *st, struct tcp_conn *c);
+/* Send the next segment even though Nagle or sender SWS avoidance would
+ * hold it: the override timeout of RFC 9293 §3.8.6.2.1 (4). */
+bool tcp_output_override(struct ustack *st, struct tcp_conn *c);
+/* Retransmit the earliest unacknowledged segment (RFC 6298 §5.4, RFC
+ * 5681 §3.2) without moving the output cursor. False when the window
+ * leaves no room for it. */
+bool tcp_retransmit_first(struct ustack *st, struct tcp_conn *c);
+/* A keep-alive probe: <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>, no text. */
+void tcp_send_keepalive(struct ustack *st, struct tcp_conn *c);
 /* The window to advertise now; may open rcv.wnd (receiver SWS avoidance). */
 uint32_t tcp_rcv_window(struct tcp_conn *c);
 /* Sequence number of the first byte in the send ring. */
@@ -407,5 +458,16 @@ void tcp_rtt_start(struct ustack *st, struct tcp_conn *c, uint32_t seq);
 void tcp_enter_time_wait(struct ustack *st, struct tcp_conn *c);
 /* Arm or stop the persist timer for the current windows and queue. */
 void tcp_persist_update(struct ustack *st, struct tcp_conn *c);
+/* Arm, move or stop the keep-alive timer for c's state and settings. */
+void tcp_keepalive_update(struct ustack *st, struct tcp_conn *c);
+/* An acceptable segment arrived: the peer is alive (keep-alive). */
+static inline void tcp_peer_heard(struct ustack *st, struct tcp_conn *c)
+{
+    c->ka.last_heard = st->now;
+    c->ka.probes = 0;
+}
+/* A retransmission of [seq, end) left: Karn's algorithm (RFC 6298 §3)
+ * forbids timing it. */
+void tcp_rtt_retransmitted(struct tcp_conn *c, uint32_t seq, uint32_t end);
 
 #endif

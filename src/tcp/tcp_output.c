@@ -64,9 +64,19 @@ static int xmit(struct ustack *st, const struct tcp_hdr_out *h,
     return ip4_output(st, pb, IP_PROTO_TCP, h->src, h->dst, 0);
 }
 
+/* A segment carrying our ACK is leaving: whatever ACK was owed, delayed
+ * or not, rides on it. */
+static void ack_sent(struct ustack *st, struct tcp_conn *c)
+{
+    c->ack_pending = false;
+    c->ack_delayed = false;
+    c->rcv_segs_unacked = 0;
+    tcp_timer_stop(st, c, TCP_TIMER_DELACK);
+}
+
 /* The header every segment of connection c starts from. */
-static struct tcp_hdr_out conn_header(struct tcp_conn *c, uint32_t seq,
-                                      uint8_t flags)
+static struct tcp_hdr_out conn_header(struct ustack *st, struct tcp_conn *c,
+                                      uint32_t seq, uint8_t flags)
 {
     struct tcp_hdr_out h = {
         .src = c->local_addr,
@@ -79,7 +89,7 @@ static struct tcp_hdr_out conn_header(struct tcp_conn *c, uint32_t seq,
         .wnd = (uint16_t)tcp_rcv_window(c),
     };
     if (flags & TCP_ACK)
-        c->ack_pending = false; /* this segment carries the ACK */
+        ack_sent(st, c); /* this segment carries the ACK */
     return h;
 }
 
@@ -124,13 +134,26 @@ void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
     uint8_t flags = TCP_SYN;
     if (c->state != TCP_SYN_SENT)
         flags |= TCP_ACK;
-    struct tcp_hdr_out h = conn_header(c, c->snd.iss, flags);
+    struct tcp_hdr_out h = conn_header(st, c, c->snd.iss, flags);
     xmit(st, &h, opts, opt_len, NULL, 0, 0);
 }
 
 void tcp_send_ack(struct ustack *st, struct tcp_conn *c)
 {
-    struct tcp_hdr_out h = conn_header(c, c->snd.nxt, TCP_ACK);
+    struct tcp_hdr_out h = conn_header(st, c, c->snd.nxt, TCP_ACK);
+    xmit(st, &h, NULL, 0, NULL, 0, 0);
+}
+
+/* RFC 1122 §4.2.3.6: "Such a segment generally contains SEG.SEQ =
+ * SND.NXT-1 and may or may not contain one garbage octet of data." The
+ * sequence number is one the peer has already acknowledged, so whatever
+ * its window, the segment is unacceptable there and it must answer with
+ * an ACK (RFC 9293 §3.10.7.4, first check). We send no garbage octet:
+ * every peer of today answers the empty form. */
+void tcp_send_keepalive(struct ustack *st, struct tcp_conn *c)
+{
+    struct tcp_hdr_out h = conn_header(st, c, c->snd.nxt - 1, TCP_ACK);
+    STAT_INC(st, tcp_keepalive_probes);
     xmit(st, &h, NULL, 0, NULL, 0, 0);
 }
 
@@ -151,7 +174,7 @@ void tcp_send_challenge_ack(struct ustack *st, struct tcp_conn *c)
 
 void tcp_send_rst(struct ustack *st, struct tcp_conn *c)
 {
-    struct tcp_hdr_out h = conn_header(c, c->snd.nxt, TCP_RST);
+    struct tcp_hdr_out h = conn_header(st, c, c->snd.nxt, TCP_RST);
     STAT_INC(st, tcp_rst_sent);
     xmit(st, &h, NULL, 0, NULL, 0, 0);
 }
@@ -211,7 +234,7 @@ void tcp_send_window_probe(struct ustack *st, struct tcp_conn *c)
     bool data = ringbuf_used(&c->sndbuf) > offset;
     bool fin = !data && c->fin_pending && !tcp_fin_acked(c);
     uint8_t flags = TCP_ACK | (fin ? TCP_FIN : 0);
-    struct tcp_hdr_out h = conn_header(c, data || fin ? seq : seq - 1, flags);
+    struct tcp_hdr_out h = conn_header(st, c, data || fin ? seq : seq - 1, flags);
     STAT_INC(st, tcp_window_probes);
     xmit(st, &h, NULL, 0, &c->sndbuf, offset, data ? 1 : 0);
     if (!data && !fin)
@@ -242,34 +265,52 @@ static bool may_send_data(enum tcp_conn_state s)
     }
 }
 
-/* A segment of len < MSS bytes is worth sending now when it is a
- * retransmission, or completes what the user queued and either Nagle
- * allows it (RFC 1122 §4.2.3.4: nothing unacknowledged in flight, or
- * TCP_NODELAY) or, when the window is what cuts it short, nothing is in
- * flight (no ACK would come to wake us) or it is at least half the largest
- * window the peer offered (RFC 9293 §3.8.6.2.1). */
+/* Is a segment of len < MSS bytes worth sending now? RFC 9293 §3.8.6.2.1
+ * (sender-side silly window avoidance) with Nagle's algorithm (§3.7.4,
+ * RFC 1122 §4.2.3.4) in its bracketed conditions. With D the data queued
+ * and U the usable window, send
+ *   (1) a full segment: min(D, U) >= MSS (never gets here);
+ *   (2) or everything queued, "if the data is pushed and all queued data
+ *       can be sent now", D <= U, and (Nagle) nothing unacknowledged is
+ *       in flight, unless TCP_NODELAY turned Nagle off;
+ *   (3) or, when the window is what cuts the segment short, at least half
+ *       the largest window the peer ever offered, and (Nagle) nothing in
+ *       flight;
+ *   (4) or when the override timeout fires: the persist timer, see
+ *       tcp_output_override().
+ * Every send is "pushed" here, except under USTACK_MSG_MORE. A
+ * retransmission always goes. */
 static bool small_segment_ok(const struct tcp_conn *c, uint32_t seq,
                              uint32_t len, uint32_t queued)
 {
-    bool idle = c->snd.una == c->snd.nxt;
+    bool nagle_ok = c->nodelay || c->snd.una == c->snd.nxt;
     if (seq_lt(seq, c->snd.nxt))
         return true;
-    if (len == queued) {
-        if (c->more_pending) /* USTACK_MSG_MORE: more is coming */
-            return false;
-        return c->nodelay || idle;
-    }
-    return idle || len >= c->max_snd_wnd / 2;
+    if (len == queued) /* (2) */
+        return !c->more_pending && nagle_ok;
+    return len >= c->max_snd_wnd / 2 && nagle_ok; /* (3) */
 }
 
-/* Bookkeeping after a data/FIN segment [seq, seq+len(+FIN)) went out. */
-static void segment_sent(struct ustack *st, struct tcp_conn *c, uint32_t seq,
-                         uint32_t len, bool fin)
+/* Transmit [seq, seq+len) of the send ring, with our FIN after it if fin,
+ * and do the bookkeeping: retransmission count and Karn, RTT timing of
+ * new data, SND.NXT, the retransmission timer (RFC 6298 §5.1). Returns
+ * the sequence number after the segment. */
+static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
+                     uint32_t len, bool fin)
 {
+    uint32_t data_seq = tcp_snd_data_seq(c);
     uint32_t end = seq + len + (fin ? 1 : 0);
+    uint8_t flags = TCP_ACK;
+    if (len > 0 && seq + len == data_seq + (uint32_t)ringbuf_used(&c->sndbuf))
+        flags |= TCP_PSH; /* the last segment of what the user sent */
+    if (fin)
+        flags |= TCP_FIN;
+    struct tcp_hdr_out h = conn_header(st, c, seq, flags);
+    xmit(st, &h, NULL, 0, &c->sndbuf, seq - data_seq, len);
     if (seq_lt(seq, c->snd.nxt)) {
         STAT_INC(st, tcp_retransmits);
         c->retransmissions++;
+        tcp_rtt_retransmitted(c, seq, end);
     } else {
         tcp_rtt_start(st, c, seq);
     }
@@ -277,52 +318,93 @@ static void segment_sent(struct ustack *st, struct tcp_conn *c, uint32_t seq,
         c->fin_sent = true;
         c->fin_seq = seq + len;
     }
-    c->send_next = end;
     if (seq_gt(end, c->snd.nxt))
         c->snd.nxt = end;
     if (!tcp_timer_running(c, TCP_TIMER_RTX))
-        tcp_rtx_timer_start(st, c); /* RFC 6298 §5.1 */
+        tcp_rtx_timer_start(st, c);
+    return end;
 }
 
-/* Send the next segment from send_next, if one may go. */
-static bool send_one(struct ustack *st, struct tcp_conn *c)
+/* What may go from seq on: *len bytes of text, and *fin. False when
+ * there is nothing (or no room) to send. */
+static bool next_segment(const struct tcp_conn *c, uint32_t seq, uint32_t *len,
+                         bool *fin, uint32_t *queued)
 {
     uint32_t data_seq = tcp_snd_data_seq(c);
     uint32_t data_end = data_seq + (uint32_t)ringbuf_used(&c->sndbuf);
-    uint32_t seq = seq_max(c->send_next, data_seq);
     if (tcp_fin_acked(c) || seq_gt(seq, data_end))
         return false; /* everything is out, FIN included */
-    uint32_t queued = data_end - seq;
+    *queued = data_end - seq;
     uint32_t wnd_end = c->snd.una + c->snd.wnd;
     uint32_t room = seq_lt(seq, wnd_end) ? wnd_end - seq : 0;
-    uint32_t len = queued;
-    if (len > room)
-        len = room;
-    if (len > c->snd_mss)
-        len = c->snd_mss;
+    *len = *queued;
+    if (*len > room)
+        *len = room;
+    if (*len > c->snd_mss)
+        *len = c->snd_mss;
     /* The FIN follows the last byte, and needs a place in the window. */
-    bool fin = c->fin_pending && len == queued && room > len;
-    if (len == 0 && !fin)
+    *fin = c->fin_pending && *len == *queued && room > *len;
+    return *len > 0 || *fin;
+}
+
+/* Send the next segment from send_next, if one may go (override: even
+ * if Nagle or silly window avoidance would hold it). */
+static bool send_one(struct ustack *st, struct tcp_conn *c, bool override)
+{
+    uint32_t seq = seq_max(c->send_next, tcp_snd_data_seq(c));
+    uint32_t len, queued;
+    bool fin;
+    if (!next_segment(c, seq, &len, &fin, &queued))
         return false;
-    if (!fin && len < c->snd_mss && !small_segment_ok(c, seq, len, queued))
+    if (!override && !fin && len < c->snd_mss &&
+        !small_segment_ok(c, seq, len, queued))
         return false;
-    uint8_t flags = TCP_ACK;
-    if (len > 0 && len == queued)
-        flags |= TCP_PSH; /* the last segment of what the user sent */
-    if (fin)
-        flags |= TCP_FIN;
-    struct tcp_hdr_out h = conn_header(c, seq, flags);
-    xmit(st, &h, NULL, 0, &c->sndbuf, seq - data_seq, len);
-    segment_sent(st, c, seq, len, fin);
+    c->send_next = emit(st, c, seq, len, fin);
     return true;
+}
+
+bool tcp_output_override(struct ustack *st, struct tcp_conn *c)
+{
+    return may_send_data(c->state) && send_one(st, c, true);
+}
+
+bool tcp_retransmit_first(struct ustack *st, struct tcp_conn *c)
+{
+    uint32_t seq = c->snd.una;
+    uint32_t len, queued;
+    bool fin;
+    if (!may_send_data(c->state) || seq == c->snd.nxt ||
+        !next_segment(c, seq, &len, &fin, &queued))
+        return false;
+    /* Never past what was sent: this is a retransmission, not new data. */
+    if (seq_gt(seq + len, c->snd.nxt)) {
+        len = c->snd.nxt - seq;
+        fin = false;
+    }
+    uint32_t end = emit(st, c, seq, len, fin);
+    if (seq_lt(c->send_next, end))
+        c->send_next = end;
+    return true;
+}
+
+/* The ACK owed for in-order text may wait (RFC 9293 §3.8.6.3, RFC 1122
+ * §4.2.3.2): at most delack_ms, and only while no second segment has
+ * arrived since our last ACK (input decides that, see tcp_input.c). */
+static void delay_ack(struct ustack *st, struct tcp_conn *c)
+{
+    if (!tcp_timer_running(c, TCP_TIMER_DELACK))
+        tcp_timer_set(st, c, TCP_TIMER_DELACK,
+                      st->now + (uint64_t)st->cfg.tcp.delack_ms * 1000);
 }
 
 void tcp_output(struct ustack *st, struct tcp_conn *c)
 {
     if (may_send_data(c->state))
-        while (send_one(st, c))
+        while (send_one(st, c, false))
             ;
     if (c->ack_pending)
         tcp_send_ack(st, c);
+    else if (c->ack_delayed)
+        delay_ack(st, c);
     tcp_persist_update(st, c);
 }

@@ -18,14 +18,24 @@
  *   - on expiry: retransmit, RTO = 2 RTO (back-off, §5.5), restart (§5.6);
  *     the backed-off RTO stays until a new sample arrives (§5.7 note).
  *
- * Deviation, on purpose: the default minimum RTO is 200 ms, not the 1 s of
- * RFC 6298 §2.4. One second was chosen in 2000 for coarse clocks; our clock
- * counts microseconds, and 200 ms (what Linux uses) recovers losses on fast
- * paths five times sooner. rto_min_ms = 1000 restores the RFC's value.
+ * The minimum RTO defaults to RFC 6298 §2.4's 1 s (rto_min_ms; Linux uses
+ * 200 ms, which recovers losses on fast paths sooner but retransmits
+ * spuriously more often).
  *
- * Go-back-N: on a timeout everything from SND.UNA is sent again (as the
- * window allows). Fast retransmit and congestion control (RFC 5681) are a
- * later issue.
+ * On a timeout only the earliest segment is sent again (§5.4); the rest
+ * of what was in flight follows, from SND.UNA on, as ACKs come back
+ * (go-back-N, paced by the ACKs instead of all at once). Three duplicate
+ * ACKs retransmit it sooner (fast retransmit, tcp_input.c); the congestion
+ * window of RFC 5681 is a later issue.
+ *
+ * A connection gives up (ETIMEDOUT) after data_retries timeouts of the
+ * same segment, or, with a user timeout (RFC 9293 §3.8.3, RFC 5482), once
+ * its oldest data has waited that long for an ACK, however many
+ * retransmissions that took.
+ *
+ * The other timers: the persist timer (zero-window probes, and the
+ * override timeout of sender SWS avoidance), the delayed ACK, keep-alive
+ * (RFC 1122 §4.2.3.6), TIME-WAIT and the orphaned FIN-WAIT-2 limit.
  */
 #include "tcp/tcp_int.h"
 
@@ -123,9 +133,27 @@ void tcp_rtt_start(struct ustack *st, struct tcp_conn *c, uint32_t seq)
     c->rtt.timed_at = st->now;
 }
 
+/* The user timeout in microseconds, 0 when none is set. */
+static uint64_t user_timeout_us(const struct tcp_conn *c)
+{
+    return ms_to_us(c->user_timeout_ms);
+}
+
+/* RFC 6298 §5.1: the timer runs for one RTO; with a user timeout it never
+ * runs past the moment that gives up, so the abort comes on time. */
 void tcp_rtx_timer_start(struct ustack *st, struct tcp_conn *c)
 {
-    tcp_timer_set(st, c, TCP_TIMER_RTX, st->now + c->rtt.rto);
+    uint64_t when = st->now + c->rtt.rto;
+    uint64_t ut = user_timeout_us(c);
+    if (ut && c->rtt.waiting_since + ut < when)
+        when = c->rtt.waiting_since + ut;
+    tcp_timer_set(st, c, TCP_TIMER_RTX, when);
+}
+
+void tcp_rtt_retransmitted(struct tcp_conn *c, uint32_t seq, uint32_t end)
+{
+    if (c->rtt.timing && seq_in_range(c->rtt.timed_seq, seq, end))
+        c->rtt.timing = false;
 }
 
 void tcp_rtt_on_ack(struct ustack *st, struct tcp_conn *c, uint32_t ack)
@@ -136,6 +164,7 @@ void tcp_rtt_on_ack(struct ustack *st, struct tcp_conn *c, uint32_t ack)
         rtt_sample(st, c, st->now - t->timed_at);
     }
     t->retries = 0;
+    t->waiting_since = st->now; /* the next byte in line starts waiting */
     if (c->snd.una == c->snd.nxt)
         tcp_timer_stop(st, c, TCP_TIMER_RTX); /* §5.2: all data acked */
     else
@@ -152,6 +181,36 @@ void tcp_rtt_handshake_done(struct ustack *st, struct tcp_conn *c)
 
 /* ---- Expiry handlers: each returns false when c no longer exists ---------- */
 
+/* Has the oldest unacknowledged data waited past the user timeout? */
+static bool user_timeout_expired(const struct ustack *st, const struct tcp_conn *c)
+{
+    uint64_t ut = user_timeout_us(c);
+    return ut && st->now - c->rtt.waiting_since >= ut;
+}
+
+static void fail_timeout(struct ustack *st, struct tcp_conn *c, bool user_timeout)
+{
+    if (user_timeout)
+        STAT_INC(st, tcp_user_timeout_aborts);
+    tcp_conn_fail(st, c, ETIMEDOUT);
+}
+
+/* RFC 6298 §5.4: "Retransmit the earliest segment that has not been
+ * acknowledged". Loss recovery starts over: no fast retransmit until what
+ * was sent before the timeout is acknowledged (RFC 6582 §3.2, step 4). */
+static void retransmit_after_timeout(struct ustack *st, struct tcp_conn *c)
+{
+    c->rec.active = true;
+    c->rec.fast = false;
+    c->rec.recover = c->snd.nxt;
+    c->rec.dupacks = 0;
+    c->send_next = c->snd.una;
+    /* The peer's window shrank below what is outstanding, so nothing
+     * could go: probe it (RFC 9293 §3.8.6.1). */
+    if (!tcp_retransmit_first(st, c))
+        tcp_send_window_probe(st, c);
+}
+
 static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
 {
     /* Our SYN is not acknowledged yet: SYN-SENT, SYN-RECEIVED, or a
@@ -159,11 +218,16 @@ static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
     bool handshake = !c->syn_acked;
     unsigned limit = handshake ? st->cfg.tcp.syn_retries : st->cfg.tcp.data_retries;
     STAT_INC(st, tcp_rto_expired);
-    if (c->rtt.retries >= limit) {
-        tcp_conn_fail(st, c, ETIMEDOUT);
+    if (user_timeout_expired(st, c)) {
+        fail_timeout(st, c, true);
         return false;
     }
-    c->rtt.retries++;
+    if (!c->user_timeout_ms && c->rtt.retries >= limit) {
+        fail_timeout(st, c, false);
+        return false;
+    }
+    if (c->rtt.retries < UINT8_MAX)
+        c->rtt.retries++;
     c->rtt.rto = clamp_rto(st, 2 * (uint64_t)c->rtt.rto); /* §5.5 */
     c->rtt.timing = false;                               /* Karn */
     if (handshake) {
@@ -172,12 +236,7 @@ static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
         c->retransmissions++;
         tcp_send_syn(st, c);
     } else {
-        c->send_next = c->snd.una; /* go-back-N */
-        tcp_output(st, c);
-        /* The peer's window shrank below what is outstanding, so nothing
-         * could go: probe it (RFC 9293 §3.8.6.1). */
-        if (c->send_next == c->snd.una && c->snd.una != c->snd.nxt)
-            tcp_send_window_probe(st, c);
+        retransmit_after_timeout(st, c);
     }
     if (handshake || c->snd.una != c->snd.nxt)
         tcp_rtx_timer_start(st, c); /* §5.6 */
@@ -185,28 +244,127 @@ static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
 }
 
 /* The interval before the next zero-window probe: the RTO, doubled for
- * each probe already sent (RFC 9293 §3.8.6.1, SHLD-29/30). */
-static uint64_t persist_interval(const struct ustack *st, const struct tcp_conn *c)
+ * each probe already sent (RFC 9293 §3.8.6.1, SHLD-29/30). With a user
+ * timeout, never past the moment unanswered probes make us give up. */
+static uint64_t persist_deadline(const struct ustack *st, const struct tcp_conn *c)
 {
     uint64_t iv = (uint64_t)c->rtt.rto << c->probe_backoff;
     uint64_t max = ms_to_us(st->cfg.tcp.rto_max_ms);
-    return iv < max ? iv : max;
+    uint64_t when = st->now + (iv < max ? iv : max);
+    uint64_t ut = user_timeout_us(c);
+    if (ut && c->probes && c->probe_since + ut < when)
+        when = c->probe_since + ut;
+    return when;
+}
+
+/* Probes unanswered for too long: past the user timeout if there is one,
+ * else data_retries of them. c->probes counts probes since the peer last
+ * answered; any ACK from it resets the count, so a peer that keeps
+ * answering "window 0" is never given up on (RFC 9293 §3.8.6.1, MUST-37;
+ * RFC 1122 §4.2.2.17). */
+static bool probes_exhausted(const struct ustack *st, const struct tcp_conn *c)
+{
+    uint64_t ut = user_timeout_us(c);
+    if (ut)
+        return c->probes && st->now - c->probe_since >= ut;
+    return c->probes >= st->cfg.tcp.data_retries;
 }
 
 static bool on_persist_timeout(struct ustack *st, struct tcp_conn *c)
 {
-    /* c->probes counts probes since the peer last answered; any ACK from
-     * it resets the count, so a peer that keeps answering "window 0" is
-     * never given up on (RFC 1122 §4.2.2.17). */
-    if (c->probes >= st->cfg.tcp.data_retries) {
-        tcp_conn_fail(st, c, ETIMEDOUT);
+    /* The window is open but too small for silly window avoidance, or
+     * USTACK_MSG_MORE held the last piece: this is the override timeout
+     * of RFC 9293 §3.8.6.2.1 (4), send what the window takes. */
+    if (c->snd.wnd > 0 && tcp_output_override(st, c)) {
+        tcp_output(st, c);
+        return true;
+    }
+    if (probes_exhausted(st, c)) {
+        fail_timeout(st, c, c->user_timeout_ms != 0);
         return false;
     }
-    c->probes++;
+    if (c->probes == 0)
+        c->probe_since = st->now;
+    if (c->probes < UINT8_MAX)
+        c->probes++;
     tcp_send_window_probe(st, c);
     if (c->probe_backoff < 16)
         c->probe_backoff++;
-    tcp_timer_set(st, c, TCP_TIMER_PERSIST, st->now + persist_interval(st, c));
+    tcp_timer_set(st, c, TCP_TIMER_PERSIST, persist_deadline(st, c));
+    return true;
+}
+
+/* The delayed ACK's time is up (RFC 9293 §3.8.6.3: "in no case" later
+ * than 0.5 s; ours is delack_ms). */
+static bool on_delack_timeout(struct ustack *st, struct tcp_conn *c)
+{
+    if (c->ack_delayed) {
+        STAT_INC(st, tcp_delayed_acks);
+        c->ack_pending = true;
+        tcp_output(st, c);
+    }
+    return true;
+}
+
+/* ---- Keep-alive (RFC 1122 §4.2.3.6) ------------------------------------------- */
+
+/* Keep-alive watches an idle connection that the peer could still be
+ * sending on or waiting for: with our FIN in flight (FIN-WAIT-1, CLOSING,
+ * LAST-ACK) the retransmission timer already does. */
+static bool keepalive_applies(const struct tcp_conn *c)
+{
+    if (!c->keepalive)
+        return false;
+    return c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT ||
+           c->state == TCP_FIN_WAIT_2;
+}
+
+static uint64_t keep_idle_deadline(const struct tcp_conn *c)
+{
+    return c->ka.last_heard + (uint64_t)c->ka.idle_s * 1000000u;
+}
+
+void tcp_keepalive_update(struct ustack *st, struct tcp_conn *c)
+{
+    if (!keepalive_applies(c)) {
+        tcp_timer_stop(st, c, TCP_TIMER_KEEPALIVE);
+        c->ka.probes = 0;
+        return;
+    }
+    if (c->ka.probes && tcp_timer_running(c, TCP_TIMER_KEEPALIVE))
+        return; /* probing: the interval timer runs */
+    tcp_timer_set(st, c, TCP_TIMER_KEEPALIVE, keep_idle_deadline(c));
+}
+
+/* The timer is not moved on every segment that arrives (tcp_peer_heard
+ * only notes the time); when it fires early, it moves itself to the end
+ * of the idle period. */
+static bool on_keepalive_timeout(struct ustack *st, struct tcp_conn *c)
+{
+    if (!keepalive_applies(c))
+        return true;
+    /* Data in flight or waiting for the window: the retransmission and
+     * persist timers watch the peer ("only when no data ... has been
+     * sent or received" is the idle case keep-alive is for). */
+    if (c->snd.una != c->snd.nxt || ringbuf_used(&c->sndbuf) > 0) {
+        c->ka.probes = 0;
+        c->ka.last_heard = st->now;
+        tcp_timer_set(st, c, TCP_TIMER_KEEPALIVE, keep_idle_deadline(c));
+        return true;
+    }
+    if (c->ka.probes == 0 && st->now < keep_idle_deadline(c)) {
+        tcp_timer_set(st, c, TCP_TIMER_KEEPALIVE, keep_idle_deadline(c));
+        return true;
+    }
+    if (c->ka.probes >= c->ka.count) {
+        STAT_INC(st, tcp_keepalive_aborts);
+        tcp_conn_fail(st, c, ETIMEDOUT); /* the peer is gone */
+        return false;
+    }
+    c->ka.probes++;
+    tcp_send_keepalive(st, c);
+    tcp_timer_set(st, c, TCP_TIMER_KEEPALIVE,
+                  st->now + (uint64_t)c->ka.intvl_s * 1000000u);
     return true;
 }
 
@@ -229,6 +387,8 @@ static bool on_fin_wait_2_timeout(struct ustack *st, struct tcp_conn *c)
 static bool (*const handlers[TCP_TIMER_COUNT])(struct ustack *, struct tcp_conn *) = {
     [TCP_TIMER_RTX] = on_retransmit_timeout,
     [TCP_TIMER_PERSIST] = on_persist_timeout,
+    [TCP_TIMER_DELACK] = on_delack_timeout,
+    [TCP_TIMER_KEEPALIVE] = on_keepalive_timeout,
     [TCP_TIMER_TIME_WAIT] = on_time_wait_timeout,
     [TCP_TIMER_FIN_WAIT_2] = on_fin_wait_2_timeout,
 };
@@ -271,9 +431,9 @@ uint64_t tcp_timer(struct ustack *st, uint64_t now)
 void tcp_enter_time_wait(struct ustack *st, struct tcp_conn *c)
 {
     tcp_set_state(st, c, TCP_TIME_WAIT);
-    tcp_timer_stop(st, c, TCP_TIMER_RTX);
-    tcp_timer_stop(st, c, TCP_TIMER_PERSIST);
-    tcp_timer_stop(st, c, TCP_TIMER_FIN_WAIT_2);
+    for (int k = 0; k < TCP_TIMER_COUNT; k++)
+        if (k != TCP_TIMER_TIME_WAIT)
+            c->timer_at[k] = 0;
     tcp_timer_set(st, c, TCP_TIMER_TIME_WAIT,
                   st->now + 2 * ms_to_us(st->cfg.tcp.msl_ms));
     if (c->released)
@@ -281,15 +441,22 @@ void tcp_enter_time_wait(struct ustack *st, struct tcp_conn *c)
     tcp_notify(st, c);
 }
 
-/* Is output stuck on a zero window: the window is shut, something (data
- * or our FIN) waits at SND.UNA, and at most one unit is in flight (the
- * last probe, or a last small segment)? Then the persist timer, not the
- * retransmission timer, keeps the connection going: its probes are not
- * retransmissions of lost data, so they never exhaust the retry limit
- * while the peer keeps answering (RFC 9293 §3.8.6.1, MUST-37). */
-static bool window_blocked(const struct tcp_conn *c)
+/* Is output stuck with nothing in flight that an ACK could answer?
+ *  - The window is shut, something (data or our FIN) waits at SND.UNA,
+ *    and at most one unit is in flight (the last probe, or a last small
+ *    segment): zero-window probing, whose probes are not retransmissions
+ *    of lost data, so they never exhaust the retry limit while the peer
+ *    keeps answering (RFC 9293 §3.8.6.1, MUST-37).
+ *  - The window is open, nothing is in flight, yet data waits: sender
+ *    SWS avoidance (or USTACK_MSG_MORE) held it, and only the override
+ *    timeout of §3.8.6.2.1 will send it.
+ * Either way the persist timer, not the retransmission timer, keeps the
+ * connection going. */
+static bool output_stuck(const struct tcp_conn *c)
 {
-    if (c->snd.wnd != 0 || seq_gt(c->snd.nxt, c->snd.una + 1))
+    bool in_flight = c->snd.wnd == 0 ? seq_gt(c->snd.nxt, c->snd.una + 1)
+                                     : c->snd.nxt != c->snd.una;
+    if (in_flight)
         return false;
     bool data = ringbuf_used(&c->sndbuf) > 0;
     bool fin = c->fin_pending && !tcp_fin_acked(c);
@@ -301,11 +468,10 @@ void tcp_persist_update(struct ustack *st, struct tcp_conn *c)
     bool sending_state = c->state == TCP_ESTABLISHED ||
                          c->state == TCP_CLOSE_WAIT ||
                          c->state == TCP_FIN_WAIT_1 || c->state == TCP_LAST_ACK;
-    if (sending_state && window_blocked(c)) {
+    if (sending_state && output_stuck(c)) {
         tcp_timer_stop(st, c, TCP_TIMER_RTX);
         if (!tcp_timer_running(c, TCP_TIMER_PERSIST))
-            tcp_timer_set(st, c, TCP_TIMER_PERSIST,
-                          st->now + persist_interval(st, c));
+            tcp_timer_set(st, c, TCP_TIMER_PERSIST, persist_deadline(st, c));
         return;
     }
     tcp_timer_stop(st, c, TCP_TIMER_PERSIST);

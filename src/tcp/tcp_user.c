@@ -99,6 +99,7 @@ int tcp_connect(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
     STAT_INC(st, tcp_active_opens);
     tcp_send_syn(st, c);
     tcp_rtt_start(st, c, c->snd.iss);
+    c->rtt.waiting_since = st->now;
     tcp_rtx_timer_start(st, c);
     return -EINPROGRESS;
 }
@@ -136,9 +137,17 @@ ssize_t tcp_send(struct ustack *st, struct tcp_conn *c, const void *buf,
     return (ssize_t)n;
 }
 
-/* After the user read, the window may open far enough to be worth an ACK
- * (the receiver side of silly window avoidance decides, in
- * tcp_rcv_window). Only while the peer may still send. */
+/* After the user read, the window may open. The receiver side of silly
+ * window avoidance (RFC 9293 §3.8.6.2.2, in tcp_rcv_window) decides
+ * whether the right edge moves at all: only by min(RCV.BUFF/2, MSS) or
+ * more. Whether that is worth an ACK of its own (a "window update", sent
+ * at once, never delayed) depends on what the peer can still send: when
+ * the window it knows is down to half of the most we offer, or shut, it
+ * may be waiting for exactly this, so the update goes now. With more than
+ * half still open, the peer is not held back: the new edge rides on the
+ * next ACK, which its next segments draw (every second one at once), so
+ * a reader that keeps up costs no extra ACK per read. Only while the
+ * peer may still send. */
 static void window_update(struct ustack *st, struct tcp_conn *c)
 {
     bool peer_sends = c->state == TCP_ESTABLISHED ||
@@ -146,8 +155,11 @@ static void window_update(struct ustack *st, struct tcp_conn *c)
     if (!peer_sends)
         return;
     uint32_t before = c->rcv.wnd;
-    if (tcp_rcv_window(c) != before)
+    uint32_t most = c->rcvbuf_size < TCP_MAX_WINDOW ? c->rcvbuf_size : TCP_MAX_WINDOW;
+    if (tcp_rcv_window(c) != before && before <= most / 2) {
+        STAT_INC(st, tcp_window_updates);
         tcp_send_ack(st, c);
+    }
 }
 
 ssize_t tcp_recv(struct ustack *st, struct tcp_conn *c, void *buf, size_t len)
@@ -405,6 +417,25 @@ static int set_buffer_size(struct ustack *st, struct tcp_conn *c, int opt,
     return 0;
 }
 
+/* TCP_KEEPIDLE / TCP_KEEPINTVL (seconds) and TCP_KEEPCNT. A new idle
+ * time applies at once: the timer moves. */
+static int set_keepalive_param(struct ustack *st, struct tcp_conn *c, int opt,
+                               int value)
+{
+    unsigned max = opt == USTACK_TCP_KEEPCNT ? TCP_KEEPALIVE_MAX_COUNT
+                                             : TCP_KEEPALIVE_MAX_S;
+    if (value < 1 || (unsigned)value > max)
+        return -EINVAL;
+    if (opt == USTACK_TCP_KEEPIDLE)
+        c->ka.idle_s = (uint32_t)value;
+    else if (opt == USTACK_TCP_KEEPINTVL)
+        c->ka.intvl_s = (uint32_t)value;
+    else
+        c->ka.count = (uint32_t)value;
+    tcp_keepalive_update(st, c);
+    return 0;
+}
+
 int tcp_setopt(struct ustack *st, struct tcp_conn *c, int opt, int value)
 {
     switch (opt) {
@@ -423,8 +454,17 @@ int tcp_setopt(struct ustack *st, struct tcp_conn *c, int opt, int value)
             tcp_output(st, c); /* a held small segment may go now */
         return 0;
     case USTACK_SO_KEEPALIVE:
-        /* Stored; keep-alive probes come with the reliability issue. */
         c->keepalive = value != 0;
+        tcp_keepalive_update(st, c);
+        return 0;
+    case USTACK_TCP_KEEPIDLE:
+    case USTACK_TCP_KEEPINTVL:
+    case USTACK_TCP_KEEPCNT:
+        return set_keepalive_param(st, c, opt, value);
+    case USTACK_TCP_USER_TIMEOUT:
+        if (value < 0)
+            return -EINVAL;
+        c->user_timeout_ms = value ? (uint32_t)value : st->cfg.tcp.user_timeout_ms;
         return 0;
     default:
         return -ENOPROTOOPT;
@@ -441,6 +481,10 @@ int tcp_getopt(const struct tcp_conn *c, int opt, int *value)
     case USTACK_SO_LINGER_ZERO: *value = c->linger_zero; return 0;
     case USTACK_TCP_NODELAY: *value = c->nodelay; return 0;
     case USTACK_SO_KEEPALIVE: *value = c->keepalive; return 0;
+    case USTACK_TCP_KEEPIDLE: *value = (int)c->ka.idle_s; return 0;
+    case USTACK_TCP_KEEPINTVL: *value = (int)c->ka.intvl_s; return 0;
+    case USTACK_TCP_KEEPCNT: *value = (int)c->ka.count; return 0;
+    case USTACK_TCP_USER_TIMEOUT: *value = (int)c->user_timeout_ms; return 0;
     case USTACK_SO_TYPE: *value = USTACK_SOCK_STREAM; return 0;
     default: return -ENOPROTOOPT;
     }
