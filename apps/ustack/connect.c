@@ -61,6 +61,7 @@ static const struct cli_command connect_command = {
         "  echo hello | ustack connect 10.0.0.1 5000",
     .options = connect_options,
     .stack_options = true,
+    .tcp_options = true,
     .min_operands = 2,
     .max_operands = 2,
 };
@@ -278,13 +279,16 @@ static void report_connect_error(struct connect *c, int err)
               connection_error_text(err));
 }
 
-static int open_connection(struct connect *c)
+static int open_connection(struct connect *c, const struct cli_stack_opts *so)
 {
     c->fd = ustack_bsd_socket(c->b, USTACK_SOCK_STREAM);
     if (c->fd < 0) {
         cli_error(connect_command.name, "socket: %s", strerror(errno));
         return -1;
     }
+    struct cli_sockopt o[CLI_TCP_SOCKOPTS_MAX]; /* --user-timeout, --keepalive */
+    for (size_t i = 0, n = cli_tcp_sockopts(so, o); i < n; i++)
+        ustack_bsd_setsockopt(c->b, c->fd, o[i].opt, o[i].value);
     /* SNDTIMEO bounds connect(); lift it again afterwards so a slow reader
      * on the other side does not make our sends fail. */
     if (c->timeout_s)
@@ -403,7 +407,7 @@ static int connect_run(struct connect *c, const struct cli_stack_opts *so)
         cli_session_close(&s);
         return 1;
     }
-    if (open_connection(c) < 0) {
+    if (open_connection(c, so) < 0) {
         rc = c->interrupted ? 130 : 1;
         ustack_bsd_close(c->b, c->fd);
     } else {

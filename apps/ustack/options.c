@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ustack/socket.h"
 #include "ustack/ustack.h"
 
 #define DEFAULT_IFNAME "ustack0"
@@ -31,6 +32,8 @@ enum {
     KEY_NETNS,
     KEY_PCAP,
     KEY_MTU,
+    KEY_USER_TIMEOUT,
+    KEY_KEEPALIVE,
     KEY_VERBOSE = 'v',
     KEY_HELP = 'h',
 };
@@ -43,6 +46,14 @@ static const struct cli_option stack_options[] = {
     {"pcap", KEY_PCAP, "FILE", "record every frame in and out to FILE (pcap)"},
     {"mtu", KEY_MTU, "BYTES", "link MTU, 68..65535 (default 1500)"},
     {"verbose", KEY_VERBOSE, NULL, "log the stack's messages (-vv: and every frame)"},
+    {0, 0, 0, 0},
+};
+
+static const struct cli_option tcp_options[] = {
+    {"user-timeout", KEY_USER_TIMEOUT, "MS",
+     "fail a connection whose data stays unacknowledged MS ms"},
+    {"keepalive", KEY_KEEPALIVE, "IDLE,INTVL,CNT",
+     "probe an idle connection after IDLE s, every INTVL s; fail after CNT"},
     {0, 0, 0, 0},
 };
 
@@ -106,6 +117,10 @@ void cli_usage(const struct cli_command *cmd)
         printf("\nOptions:\n");
         print_options(cmd->options);
     }
+    if (cmd->tcp_options) {
+        printf("\nTCP options:\n");
+        print_options(tcp_options);
+    }
     if (cmd->stack_options) {
         printf("\nStack options:\n");
         print_options(stack_options);
@@ -154,6 +169,70 @@ static int stack_option(struct cli_stack_opts *so, int key, const char *arg, cha
     }
     snprintf(err, errlen, "internal error: unhandled option");
     return -1;
+}
+
+/* ---- TCP option values ------------------------------------------------------ */
+
+/* "IDLE,INTVL,CNT": seconds, seconds, probes (ranges of ustack/socket.h). */
+static int parse_keepalive(struct cli_stack_opts *so, const char *arg)
+{
+    char buf[64];
+    if (strlen(arg) >= sizeof(buf))
+        return -1;
+    strcpy(buf, arg);
+    char *intvl = strchr(buf, ',');
+    char *cnt = intvl ? strchr(intvl + 1, ',') : NULL;
+    if (!cnt)
+        return -1;
+    *intvl++ = '\0';
+    *cnt++ = '\0';
+    unsigned long i, v, n;
+    if (cli_parse_uint(buf, 1, 32767, &i) < 0 || cli_parse_uint(intvl, 1, 32767, &v) < 0 ||
+        cli_parse_uint(cnt, 1, 127, &n) < 0)
+        return -1;
+    so->keep_idle_s = (unsigned)i;
+    so->keep_intvl_s = (unsigned)v;
+    so->keep_cnt = (unsigned)n;
+    return 0;
+}
+
+static int tcp_option(struct cli_stack_opts *so, int key, const char *arg, char *err,
+                      size_t errlen)
+{
+    unsigned long v;
+    if (key == KEY_USER_TIMEOUT) {
+        if (cli_parse_uint(arg, 1, 2147483647, &v) == 0) {
+            so->user_timeout_ms = (unsigned)v;
+            return 0;
+        }
+        snprintf(err, errlen, "--user-timeout wants milliseconds, 1 or more, not '%s'", arg);
+        return -1;
+    }
+    if (parse_keepalive(so, arg) == 0)
+        return 0;
+    snprintf(err, errlen, "--keepalive wants IDLE,INTVL,CNT (seconds 1..32767, seconds "
+                          "1..32767, probes 1..127), not '%s'", arg);
+    return -1;
+}
+
+static bool is_tcp_key(int key)
+{
+    return key == KEY_USER_TIMEOUT || key == KEY_KEEPALIVE;
+}
+
+size_t cli_tcp_sockopts(const struct cli_stack_opts *so,
+                        struct cli_sockopt out[CLI_TCP_SOCKOPTS_MAX])
+{
+    size_t n = 0;
+    if (so->user_timeout_ms)
+        out[n++] = (struct cli_sockopt){USTACK_TCP_USER_TIMEOUT, (int)so->user_timeout_ms};
+    if (so->keep_cnt) {
+        out[n++] = (struct cli_sockopt){USTACK_TCP_KEEPIDLE, (int)so->keep_idle_s};
+        out[n++] = (struct cli_sockopt){USTACK_TCP_KEEPINTVL, (int)so->keep_intvl_s};
+        out[n++] = (struct cli_sockopt){USTACK_TCP_KEEPCNT, (int)so->keep_cnt};
+        out[n++] = (struct cli_sockopt){USTACK_SO_KEEPALIVE, 1};
+    }
+    return n;
 }
 
 /* The two addresses must share a subnet, or the kernel has no route to
@@ -220,6 +299,8 @@ static void build_tables(struct getopt_tables *t, const struct cli_command *cmd)
      * the two mistakes get different messages. */
     t->shortopts[t->nshort++] = ':';
     add_options(t, cmd->options);
+    if (cmd->tcp_options)
+        add_options(t, tcp_options);
     if (cmd->stack_options)
         add_options(t, stack_options);
     add_options(t, help_option);
@@ -278,6 +359,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv,
         }
         int rc = (cmd->stack_options && is_stack_key(key))
                      ? stack_option(so, key, optarg, err, sizeof(err))
+                 : (cmd->tcp_options && is_tcp_key(key))
+                     ? tcp_option(so, key, optarg, err, sizeof(err))
                      : own(ctx, key, optarg, err, sizeof(err));
         if (rc < 0)
             return fail(cmd, err);

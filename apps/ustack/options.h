@@ -29,6 +29,12 @@ struct cli_stack_opts {
     uint32_t addr;          /* ustack's address, host order */
     unsigned mtu;
     int verbose;            /* number of -v */
+
+    /* TCP options, for commands with tcp_options (0: not given). */
+    unsigned user_timeout_ms;  /* --user-timeout MS */
+    unsigned keep_idle_s;      /* --keepalive IDLE,INTVL,CNT */
+    unsigned keep_intvl_s;
+    unsigned keep_cnt;
 };
 
 /* One option of a subcommand. */
@@ -52,6 +58,7 @@ struct cli_command {
     const char *description; /* what the command does, may span lines */
     const struct cli_option *options; /* own options, ends with {0}; or NULL */
     bool stack_options;      /* accepts the shared stack options */
+    bool tcp_options;        /* accepts --user-timeout and --keepalive */
     int min_operands, max_operands;
 };
 
@@ -74,6 +81,16 @@ void cli_usage(const struct cli_command *cmd);
 
 /* One-line error in the common style: "ustack CMD: message". */
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The socket options the TCP options ask for, as (option, value) pairs
+ * to pass to ustack_setsockopt or ustack_bsd_setsockopt (on a listener,
+ * accepted connections inherit them). Returns how many were written. */
+struct cli_sockopt {
+    int opt, value;
+};
+#define CLI_TCP_SOCKOPTS_MAX 5
+size_t cli_tcp_sockopts(const struct cli_stack_opts *so,
+                        struct cli_sockopt out[CLI_TCP_SOCKOPTS_MAX]);
 
 /* Strict decimal parser: the whole string, in [min, max]. 0 or -1. */
 int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);

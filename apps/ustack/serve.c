@@ -94,6 +94,7 @@ static const struct cli_command serve_command = {
         "  nc 10.0.0.2 7            # in another terminal",
     .options = serve_options,
     .stack_options = true,
+    .tcp_options = true,
     .min_operands = 0,
     .max_operands = 0,
 };
@@ -562,6 +563,9 @@ static int open_listener(struct serve *sv, struct listener *l)
     int rc = sd;
     if (sd >= 0) {
         ustack_setsockopt(sv->st, sd, USTACK_SO_REUSEADDR, 1);
+        struct cli_sockopt o[CLI_TCP_SOCKOPTS_MAX]; /* inherited by accepted ones */
+        for (size_t i = 0, n = cli_tcp_sockopts(&sv->s->opts, o); i < n; i++)
+            ustack_setsockopt(sv->st, sd, o[i].opt, o[i].value);
         rc = ustack_bind(sv->st, sd, (struct sockaddr *)&sin, sizeof(sin));
         if (rc == 0)
             rc = ustack_listen(sv->st, sd, (int)sv->backlog);

@@ -2,9 +2,11 @@
  * simnet: the simulated wire between two stacks (see simnet.h).
  *
  * The loop is the classic discrete-event one: find the earliest event,
- * jump the clock to it, perform it, repeat. Frames on the wire sit in a
- * small unordered array; the earliest is found by a linear scan, which is
- * plenty for the few hundred frames a test keeps in flight.
+ * jump the clock to it, perform it, repeat. The wire itself is two
+ * impairment wrappers (src/link/impair.c), one per direction, on the
+ * simulated clock: each holds the frames its stack sent until they are
+ * due and then passes them to the memlink, where they have "arrived".
+ * One arrived frame is handed to its stack per event.
  */
 #include "simnet.h"
 
@@ -14,14 +16,7 @@
 #include <string.h>
 
 #include "test.h"
-
-struct simnet_frame {
-    uint64_t at;   /* arrival time */
-    uint64_t seq;  /* order of scheduling, to break ties */
-    int to;        /* SIMNET_A or SIMNET_B */
-    size_t len;
-    uint8_t *data; /* a buffer of mtu bytes owned by this slot */
-};
+#include "ustack/impair.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 4096
 #define DEFAULT_LINK_CAPACITY 1024
@@ -42,23 +37,6 @@ static uint64_t splitmix64(uint64_t *state)
 uint64_t simnet_rand(struct simnet *net)
 {
     return splitmix64(&net->rng);
-}
-
-/* True with probability p. Draws nothing when p is 0, so turning one
- * impairment on does not disturb runs that leave it off. */
-static bool chance(struct simnet *net, double p)
-{
-    if (p <= 0)
-        return false;
-    return (double)(simnet_rand(net) >> 11) * 0x1.0p-53 < p;
-}
-
-/* Uniform in 0..max (inclusive). */
-static uint64_t uniform(struct simnet *net, uint64_t max)
-{
-    if (max == 0)
-        return 0;
-    return simnet_rand(net) % (max + 1);
 }
 
 bool simnet_seed_arg(uint64_t *seed)
@@ -112,18 +90,143 @@ static void apply_defaults(struct simnet_config *cfg)
             cfg->impair[i].reorder_us = DEFAULT_REORDER_US;
 }
 
-static bool alloc_wire(struct simnet *net)
+/* ---- The wire ----------------------------------------------------------- */
+
+static uint64_t sim_clock(void *ctx)
 {
-    unsigned n = net->cfg.max_in_flight;
-    net->wire = calloc(n, sizeof(*net->wire));
-    net->scratch = malloc(net->cfg.mtu);
-    if (!net->wire || !net->scratch)
-        return false;
-    for (unsigned i = 0; i < n; i++)
-        if (!(net->wire[i].data = malloc(net->cfg.mtu)))
-            return false;
-    return true;
+    return ((const struct simnet *)ctx)->now;
 }
+
+static void trace(struct simnet *net, int from, size_t len, const char *what)
+{
+    if (net->cfg.verbose)
+        fprintf(stderr, "simnet %12llu us  %c>%c %5zu bytes  %s\n",
+                (unsigned long long)net->now, "AB"[from], "BA"[from], len, what);
+}
+
+/* The wrappers' reports of each frame's fate, by sender. */
+static void trace_a(void *ctx, bool out, size_t len, const char *what)
+{
+    (void)out;
+    trace(ctx, SIMNET_A, len, what);
+}
+
+static void trace_b(void *ctx, bool out, size_t len, const char *what)
+{
+    (void)out;
+    trace(ctx, SIMNET_B, len, what);
+}
+
+static struct ustack_impair_dir impair_dir(const struct simnet_impair *imp, unsigned limit)
+{
+    return (struct ustack_impair_dir){
+        .loss = imp->loss,
+        .duplicate = imp->duplicate,
+        .reorder = imp->reorder,
+        .reorder_us = imp->reorder_us ? imp->reorder_us : DEFAULT_REORDER_US,
+        .corrupt = imp->corrupt,
+        .delay_us = imp->delay_us,
+        .jitter_us = imp->jitter_us,
+        .rate_bps = imp->bandwidth_bps,
+        .limit = limit,
+    };
+}
+
+/* Wrap node i's memlink end: its outgoing impairments, on our clock. The
+ * wrappers' random streams have their own seeds, derived from the config's
+ * (so tests drawing from simnet_rand do not shift the impairments). */
+static int wrap_node(struct simnet *net, int i)
+{
+    uint64_t seeds = net->cfg.seed ^ 0x77697265ull; /* "wire" */
+    struct ustack_impair_config ic;
+    ustack_impair_config_init(&ic);
+    for (int j = 0; j <= i; j++)
+        ic.seed = splitmix64(&seeds);
+    ic.out = impair_dir(&net->cfg.impair[i], net->cfg.max_in_flight);
+    ic.clock = sim_clock;
+    ic.clock_ctx = net;
+    if (net->cfg.verbose) {
+        ic.trace = i == SIMNET_A ? trace_a : trace_b;
+        ic.trace_ctx = net;
+    }
+    struct simnet_node *n = &net->node[i];
+    n->link = ustack_impair_wrap(n->mem, &ic);
+    if (!n->link)
+        return -1;
+    net->applied[i] = net->cfg.impair[i];
+    return 0;
+}
+
+/* Tests may change net->cfg.impair between events: pass it on. */
+static void apply_impairments(struct simnet *net)
+{
+    for (int i = 0; i < 2; i++) {
+        if (!memcmp(&net->applied[i], &net->cfg.impair[i], sizeof(net->applied[i])))
+            continue;
+        struct ustack_impair_dir d = impair_dir(&net->cfg.impair[i], 0);
+        if (ustack_impair_set(net->node[i].link, &d, NULL) < 0)
+            fprintf(stderr, "simnet: impairment of %c refused (bad value?)\n", "AB"[i]);
+        net->applied[i] = net->cfg.impair[i];
+    }
+}
+
+/* Copy the wrappers' counters into the nodes' wire statistics. */
+static void sync_stats(struct simnet *net)
+{
+    for (int i = 0; i < 2; i++) {
+        struct ustack_impair_counters c;
+        if (ustack_impair_counters(net->node[i].link, &c, NULL) < 0)
+            continue;
+        struct simnet_wire_stats *ws = &net->node[i].tx;
+        ws->sent = c.frames;
+        ws->lost = c.dropped;
+        /* Frames the memlink refused were also dropped for lack of room. */
+        ws->overflowed = c.overflowed + c.link_errors;
+        ws->duplicated = c.duplicated;
+        ws->reordered = c.reordered;
+        ws->corrupted = c.corrupted;
+    }
+}
+
+/* Let both wires hand on what is due; returns the next time one has
+ * something to do. */
+static uint64_t release(struct simnet *net)
+{
+    uint64_t next = USTACK_NEVER;
+    for (int i = 0; i < 2; i++) {
+        uint64_t t = ustack_impair_poll(net->node[i].link, net->now);
+        if (t < next)
+            next = t;
+    }
+    return next;
+}
+
+/* A node with an arrived frame waiting, or -1. Alternates between the two
+ * when both have one, so neither direction waits behind the other. */
+static int arrived(struct simnet *net)
+{
+    for (unsigned k = 0; k < 2; k++) {
+        int to = (int)((net->turn + k) % 2);
+        if (ustack_memlink_pending(net->node[to].mem)) {
+            net->turn = (unsigned)(1 - to);
+            return to;
+        }
+    }
+    return -1;
+}
+
+/* Hand one arrived frame to stack `to`. */
+static void deliver(struct simnet *net, int to)
+{
+    ssize_t n = ustack_link_recv(net->node[to].link, net->scratch, net->cfg.mtu);
+    if (n <= 0)
+        return;
+    net->node[1 - to].tx.delivered++;
+    trace(net, 1 - to, (size_t)n, "delivered");
+    ustack_input(net->node[to].st, net->scratch, (size_t)n, net->now);
+}
+
+/* ---- Setup -------------------------------------------------------------- */
 
 struct simnet *simnet_new(const struct simnet_config *cfg)
 {
@@ -133,11 +236,14 @@ struct simnet *simnet_new(const struct simnet_config *cfg)
     net->cfg = *cfg;
     apply_defaults(&net->cfg);
     net->rng = cfg->seed;
-    if (!alloc_wire(net) ||
+    net->scratch = malloc(net->cfg.mtu);
+    if (!net->scratch ||
         ustack_memlink_pair(USTACK_LINK_IP, net->cfg.mtu, net->cfg.link_capacity,
-                            &net->node[SIMNET_A].link, &net->node[SIMNET_B].link) < 0)
+                            &net->node[SIMNET_A].mem, &net->node[SIMNET_B].mem) < 0)
         goto fail;
     for (int i = 0; i < 2; i++) {
+        if (wrap_node(net, i) < 0)
+            goto fail;
         net->node[i].st = ustack_new(&net->cfg.stack[i], net->node[i].link, 0);
         if (!net->node[i].st)
             goto fail;
@@ -155,149 +261,36 @@ void simnet_free(struct simnet *net)
         return;
     for (int i = 0; i < 2; i++) {
         ustack_free(net->node[i].st);
-        ustack_link_close(net->node[i].link);
+        /* The wrapper closes its memlink end; without one, close it here. */
+        if (net->node[i].link)
+            ustack_link_close(net->node[i].link);
+        else
+            ustack_link_close(net->node[i].mem);
     }
-    if (net->wire)
-        for (unsigned i = 0; i < net->cfg.max_in_flight; i++)
-            free(net->wire[i].data);
-    free(net->wire);
     free(net->scratch);
     free(net);
 }
 
-/* ---- The wire ----------------------------------------------------------- */
-
-static void trace(struct simnet *net, int from, size_t len, const char *what)
-{
-    if (net->cfg.verbose)
-        fprintf(stderr, "simnet %12llu us  %c>%c %5zu bytes  %s\n",
-                (unsigned long long)net->now, "AB"[from], "BA"[from], len, what);
-}
-
-/* When a frame of len bytes sent now by `from` has left the transmitter:
- * with a bandwidth limit, frames queue behind each other. */
-static uint64_t departure(struct simnet *net, int from, size_t len)
-{
-    struct simnet_node *n = &net->node[from];
-    uint64_t bps = net->cfg.impair[from].bandwidth_bps;
-    if (!bps)
-        return net->now;
-    uint64_t start = n->wire_free_at > net->now ? n->wire_free_at : net->now;
-    uint64_t bits = (uint64_t)len * 8;
-    n->wire_free_at = start + (bits * 1000000 + bps - 1) / bps;
-    return n->wire_free_at;
-}
-
-/* Put one copy of the frame on the wire towards the other stack. */
-static void put_on_wire(struct simnet *net, int from, const uint8_t *data,
-                        size_t len, uint64_t left_at)
-{
-    const struct simnet_impair *imp = &net->cfg.impair[from];
-    struct simnet_wire_stats *ws = &net->node[from].tx;
-    if (net->in_flight == net->cfg.max_in_flight) {
-        ws->overflowed++;
-        trace(net, from, len, "dropped: wire full");
-        return;
-    }
-    struct simnet_frame *f = &net->wire[net->in_flight++];
-    f->at = left_at + imp->delay_us + uniform(net, imp->jitter_us);
-    f->seq = net->next_seq++;
-    f->to = 1 - from;
-    f->len = len;
-    memcpy(f->data, data, len);
-    if (chance(net, imp->reorder)) {
-        f->at += imp->reorder_us;
-        ws->reordered++;
-        trace(net, from, len, "held back (reorder)");
-    }
-    if (len > 0 && chance(net, imp->corrupt)) {
-        /* XOR with 1..255 so the byte really changes. */
-        f->data[uniform(net, len - 1)] ^= (uint8_t)(1 + uniform(net, 254));
-        ws->corrupted++;
-        trace(net, from, len, "corrupted");
-    }
-}
-
-/* A frame stack `from` just sent: lose it, or put one or two copies on
- * the wire. */
-static void transmit(struct simnet *net, int from, const uint8_t *data, size_t len)
-{
-    const struct simnet_impair *imp = &net->cfg.impair[from];
-    struct simnet_wire_stats *ws = &net->node[from].tx;
-    ws->sent++;
-    uint64_t left_at = departure(net, from, len);
-    if (chance(net, imp->loss)) {
-        ws->lost++;
-        trace(net, from, len, "lost");
-        return;
-    }
-    trace(net, from, len, "sent");
-    put_on_wire(net, from, data, len, left_at);
-    if (chance(net, imp->duplicate)) {
-        ws->duplicated++;
-        trace(net, from, len, "duplicated");
-        put_on_wire(net, from, data, len, left_at);
-    }
-}
-
-/* Take everything the stacks sent off their links. */
-static void collect(struct simnet *net)
-{
-    for (int from = 0; from < 2; from++) {
-        /* What `from` sent is received on the other end of the pair. */
-        struct ustack_link *far_end = net->node[1 - from].link;
-        ssize_t n;
-        while ((n = ustack_link_recv(far_end, net->scratch, net->cfg.mtu)) > 0)
-            transmit(net, from, net->scratch, (size_t)n);
-    }
-}
-
-/* Index of the frame that arrives first (ties: the one sent first). */
-static int earliest_frame(const struct simnet *net)
-{
-    int best = -1;
-    for (unsigned i = 0; i < net->in_flight; i++) {
-        const struct simnet_frame *f = &net->wire[i];
-        if (best < 0 || f->at < net->wire[best].at ||
-            (f->at == net->wire[best].at && f->seq < net->wire[best].seq))
-            best = (int)i;
-    }
-    return best;
-}
-
-/* Hand frame i to its stack and take it off the wire. */
-static void deliver(struct simnet *net, int i)
-{
-    struct simnet_frame f = net->wire[i];
-    /* Swap the last live slot into i; the delivered slot's buffer moves to
-     * the free end so no buffer is lost. */
-    net->wire[i] = net->wire[--net->in_flight];
-    net->wire[net->in_flight] = f;
-    net->node[1 - f.to].tx.delivered++;
-    trace(net, 1 - f.to, f.len, "delivered");
-    ustack_input(net->node[f.to].st, f.data, f.len, net->now);
-}
-
 /* ---- The event loop ----------------------------------------------------- */
 
-/* Run the stacks' due timers, refresh their deadlines, collect output. */
-static void poll_stacks(struct simnet *net)
+/* Run the stacks' due timers and refresh their deadlines; then let the
+ * wires release what is due. Returns the wires' next event. */
+static uint64_t poll_stacks(struct simnet *net)
 {
+    apply_impairments(net);
     for (int i = 0; i < 2; i++)
         net->node[i].deadline = ustack_timer(net->node[i].st, net->now);
-    collect(net);
+    uint64_t wire = release(net);
+    sync_stats(net);
+    return wire;
 }
 
-static uint64_t next_event(const struct simnet *net, int *frame)
+static uint64_t next_timer(const struct simnet *net)
 {
     uint64_t next = USTACK_NEVER;
     for (int i = 0; i < 2; i++)
         if (net->node[i].deadline < next)
             next = net->node[i].deadline;
-    *frame = earliest_frame(net);
-    if (*frame >= 0 && net->wire[*frame].at <= next)
-        return net->wire[*frame].at;
-    *frame = -1; /* a timer comes first */
     return next;
 }
 
@@ -308,20 +301,30 @@ int simnet_run(struct simnet *net, simnet_until_fn until, void *ctx,
     if (end < net->now)
         end = UINT64_MAX - 1; /* saturate */
     for (uint64_t step = 0; step < net->cfg.max_steps; step++) {
-        poll_stacks(net);
+        uint64_t wire = poll_stacks(net);
         if (until && until(net, ctx))
             return 1;
-        int frame;
-        uint64_t next = next_event(net, &frame);
-        if (next > end) {
-            net->now = end;
-            poll_stacks(net);
-            return 0;
+        int to = arrived(net);
+        if (to < 0) {
+            /* Nothing has arrived: jump to the next timer or arrival. */
+            uint64_t timer = next_timer(net);
+            uint64_t next = wire < timer ? wire : timer;
+            if (next > end) {
+                net->now = end;
+                poll_stacks(net);
+                return 0;
+            }
+            if (next > net->now)
+                net->now = next;
+            /* A timer comes first: the next round runs it... */
+            if (timer < wire)
+                continue;
+            /* ...or a frame arrives now (on a tie, before the timers). */
+            release(net);
+            to = arrived(net);
         }
-        if (next > net->now)
-            net->now = next;
-        if (frame >= 0)
-            deliver(net, frame);
+        if (to >= 0)
+            deliver(net, to);
     }
     fprintf(stderr, "simnet: %llu events at t=%llu us without progress: livelock?\n",
             (unsigned long long)net->cfg.max_steps, (unsigned long long)net->now);
@@ -331,6 +334,8 @@ int simnet_run(struct simnet *net, simnet_until_fn until, void *ctx,
 bool simnet_idle(struct simnet *net, void *ctx)
 {
     (void)ctx;
-    return net->in_flight == 0 && ustack_memlink_pending(net->node[0].link) == 0 &&
-           ustack_memlink_pending(net->node[1].link) == 0;
+    return ustack_impair_held(net->node[0].link) == 0 &&
+           ustack_impair_held(net->node[1].link) == 0 &&
+           ustack_memlink_pending(net->node[0].mem) == 0 &&
+           ustack_memlink_pending(net->node[1].mem) == 0;
 }

@@ -2,14 +2,16 @@
  * simnet: two ustack instances on a simulated wire, in virtual time.
  *
  * Stack A (10.0.0.1/24) and stack B (10.0.0.2/24) are joined by a memlink
- * pair. simnet takes every frame a stack sends off the link, applies the
- * configured impairments, holds it "on the wire" until its arrival time and
- * then feeds it to the other stack with ustack_input(). Time is virtual:
- * it jumps straight to the next event (a frame arriving or a stack timer
- * falling due), so a minute of TCP retransmissions runs in milliseconds.
+ * pair. Each stack's link is an impairment wrapper (ustack/impair.h, the
+ * same decorator `ustack --impair` puts on a TUN device) around its end of
+ * the pair: the wrapper applies that stack's outgoing impairments and holds
+ * each frame "on the wire" until its arrival time, then simnet feeds it to
+ * the other stack with ustack_input(). Time is virtual: it jumps straight
+ * to the next event (a frame arriving or a stack timer falling due), so a
+ * minute of TCP retransmissions runs in milliseconds.
  *
- * Everything random (impairments, the stacks' secrets) comes from one PRNG
- * seeded by the config, so a run replays exactly from its seed.
+ * Everything random (impairments, the stacks' secrets) derives from the
+ * config's seed, so a run replays exactly from its seed.
  *
  * Typical use:
  *
@@ -43,7 +45,9 @@
 #define SIMNET_MS 1000ull
 #define SIMNET_SEC 1000000ull
 
-/* What the wire does to the frames one stack sends. All default to off. */
+/* What the wire does to the frames one stack sends. All default to off.
+ * Changes made through net->cfg.impair while a simulation runs take effect
+ * at its next event (frames already on the wire keep their times). */
 struct simnet_impair {
     double loss;            /* probability a frame is lost */
     double duplicate;       /* probability a frame arrives twice */
@@ -59,7 +63,8 @@ struct simnet_impair {
 struct simnet_config {
     uint64_t seed;
     unsigned mtu;             /* link MTU; 0 = 1500 */
-    unsigned max_in_flight;   /* frames on the wire at once; 0 = 4096 */
+    unsigned max_in_flight;   /* frames on the wire at once, per direction;
+                                 0 = 4096 */
     unsigned link_capacity;   /* memlink queue per direction; 0 = 1024 */
     uint64_t max_steps;       /* events per simnet_run before it gives up
                                  (a livelock guard); 0 = 20 million */
@@ -85,22 +90,22 @@ struct simnet_wire_stats {
 
 struct simnet_node {
     struct ustack *st;
-    struct ustack_link *link;     /* the stack's end of the memlink pair */
+    struct ustack_link *link;     /* the stack's link: an impairment wrapper
+                                     around its end of the memlink pair
+                                     (reading it takes what the other
+                                     stack sent, once it has arrived) */
+    struct ustack_link *mem;      /* that memlink end, under the wrapper */
     uint64_t deadline;            /* next timer, as ustack_timer said */
-    uint64_t wire_free_at;        /* bandwidth: transmitter busy until */
     struct simnet_wire_stats tx;  /* the fate of the frames it sent */
 };
-
-struct simnet_frame; /* a frame on the wire (simnet.c) */
 
 struct simnet {
     struct simnet_config cfg;
     uint64_t now;                 /* virtual time, microseconds */
-    uint64_t rng;                 /* PRNG state (splitmix64) */
+    uint64_t rng;                 /* PRNG state (splitmix64), simnet_rand */
     struct simnet_node node[2];
-    struct simnet_frame *wire;    /* frames in flight, unordered */
-    unsigned in_flight;
-    uint64_t next_seq;            /* tie-break: equal times keep send order */
+    struct simnet_impair applied[2]; /* what the wrappers were last told */
+    unsigned turn;                /* whose arrived frame goes first */
     uint8_t *scratch;             /* one frame, for receiving */
 };
 
