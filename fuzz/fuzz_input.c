@@ -3,16 +3,20 @@
  *
  * Input format (fuzz/make_seeds.py writes seeds in it):
  *
- *   byte 0        link flags: bit 0 set = Ethernet link (TAP), else IP (TUN);
- *                 the other bits are reserved (ignored)
+ *   byte 0        flags:
+ *                   bit 0  Ethernet link (TAP) instead of bare IP (TUN)
+ *                   bit 1  relative TCP numbers (see "Relative TCP" below)
+ *                 other bits are reserved (ignored)
  *   then records, until the input ends:
  *     1 byte      time step before this frame (see time_step())
  *     2 bytes     frame length, big endian (cut short if the input ends)
  *     N bytes     the frame, starting at the link header
  *
  * For each record the harness advances virtual time, runs the timers, feeds
- * the frame to ustack_input(), runs the timers again and drains whatever the
- * stack sent. At the end it jumps an hour ahead so every pending timer fires.
+ * the frame to ustack_input(), lets the application side react (see
+ * "Services"), runs the timers again and drains whatever the stack sent. At
+ * the end it closes every socket and jumps an hour ahead so every pending
+ * timer fires.
  *
  * The stack sits on one end of a memlink pair; the harness drains the other
  * end after every step, so sending always works and nothing accumulates.
@@ -25,48 +29,105 @@
  * frame, correct header checksum). A violation aborts, which libFuzzer
  * reports as a crash.
  *
+ * Relative TCP: the stack's initial sequence numbers are unpredictable by
+ * design (RFC 6528: a keyed hash of the connection and the clock), so a
+ * fuzzer would rarely guess the acknowledgment that completes a handshake.
+ * With flag bit 1, the harness remembers the ISN of every SYN the stack
+ * sends, and in each TCP segment for IPv4 (on the IP link) it adds that ISN
+ * to the acknowledgment number, and replaces destination port 0 with the
+ * port of the stack's own active open. The checksum is adjusted
+ * incrementally (RFC 1624), so a valid checksum stays valid and a wrong one
+ * stays exactly as wrong. A seed then says "ack 1" for "acknowledge the
+ * SYN". With the bit clear, frames go in untouched.
+ *
  * New protocols need no change here: input reaches them through the frames.
- * A protocol that only reacts when something listens (a TCP listener, a UDP
- * socket) opens it in setup_services(), and adds a seed or two to
- * fuzz/make_seeds.py.
+ * A protocol that only reacts when something listens opens an endpoint in
+ * setup_services() (TCP already has a listener and an active open) and adds
+ * a seed or two to fuzz/make_seeds.py.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "ustack/icmp.h"
+#include "ustack/socket.h"
 #include "ustack/ustack.h"
 
 #define FUZZ_MTU 1500
 #define FUZZ_QUEUE 64           /* frames each memlink direction holds */
 #define FUZZ_PBUFS 32           /* small, so pool exhaustion gets exercised */
 #define FUZZ_MAX_TIMER_RUNS 64  /* bound on timer calls per step */
-#define ETH_HEADER_LEN 14
-#define ETHERTYPE_IPV4 0x0800
+#define FUZZ_MAX_CONNS 8        /* accepted TCP connections served at once */
+#define FUZZ_BACKLOG 4
+#define FUZZ_TCP_BUF 16384      /* socket buffers: small, so windows fill */
+#define FUZZ_ECHO_CHUNK 2048
+#define FUZZ_ISNS 16            /* SYNs remembered for relative TCP */
+
+#define FLAG_ETHERNET 0x1
+#define FLAG_RELATIVE_TCP 0x2
 
 #define OUR_ADDR 0x0a000002u    /* 10.0.0.2, the seeds' destination */
 #define OUR_NETMASK 0xffffff00u
+#define PEER_ADDR 0x0a000001u   /* 10.0.0.1, the seeds' source */
+#define LISTEN_PORT 80          /* where the listener is */
+#define PEER_PORT 5000          /* where the active open goes */
 
-/* Stop the run with a message: libFuzzer saves the input as a crash. */
-static void fuzz_fail(const char *what, const uint8_t *frame, size_t len)
+#define ETH_HEADER_LEN 14
+#define ETHERTYPE_IPV4 0x0800
+#define IP_PROTO_TCP 6
+#define TCP_HDR_MIN 20
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+
+/* A SYN the stack sent: its connection, as seen from the stack. */
+struct sent_syn {
+    uint16_t our_port;
+    uint32_t peer_addr;
+    uint16_t peer_port;
+    uint32_t isn;
+};
+
+/* The application side (see setup_services). */
+struct services {
+    int listener;
+    int client;                /* the active open, -1 once closed */
+    uint16_t client_port;      /* its local port, 0 if unknown */
+    int conns[FUZZ_MAX_CONNS]; /* accepted connections, -1 when free */
+    unsigned echo_sum;
+};
+
+/* Everything one input's run needs. */
+struct fuzz_run {
+    struct ustack *st;
+    struct ustack_link *link, *peer;
+    bool relative_tcp;
+    struct sent_syn syns[FUZZ_ISNS];
+    unsigned syn_count;        /* ever recorded; slot = count % FUZZ_ISNS */
+    struct services sv;
+};
+
+/* ---- byte helpers ------------------------------------------------------------ */
+
+static uint16_t get16(const uint8_t *p)
 {
-    fprintf(stderr, "fuzz_input: output frame of %zu bytes: %s\n ", len, what);
-    for (size_t i = 0; i < len && i < 64; i++)
-        fprintf(stderr, " %02x", frame[i]);
-    fputc('\n', stderr);
-    abort();
+    return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/*
- * Virtual time between frames, from one byte: the low 6 bits count units,
- * the top 2 bits pick the unit (1 us, 1 ms, 100 ms, 10 s), so one byte can
- * be a back-to-back burst or a 10-minute idle gap that expires timers.
- */
-static uint64_t time_step(uint8_t b)
+static uint32_t get32(const uint8_t *p)
 {
-    static const uint64_t unit_us[4] = {1, 1000, 100000, 10000000};
-    return (uint64_t)(b & 0x3f) * unit_us[b >> 6];
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
 }
 
 static uint16_t sum_words(const uint8_t *p, size_t len)
@@ -81,6 +142,36 @@ static uint16_t sum_words(const uint8_t *p, size_t len)
     return (uint16_t)sum;
 }
 
+/* RFC 1624 eqn. 3: the checksum after one 16-bit word changed from old to
+ * new: HC' = ~(~HC + ~m + m'). */
+static uint16_t checksum_adjust(uint16_t hc, uint16_t old, uint16_t new_word)
+{
+    uint32_t sum = (uint16_t)~hc + (uint32_t)(uint16_t)~old + new_word;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return (uint16_t)~sum;
+}
+
+/* Rewrite the 16-bit word at p inside a TCP segment whose checksum is at
+ * sum, keeping the checksum's validity (or invalidity) as it was. */
+static void tcp_patch16(uint8_t *sum, uint8_t *p, uint16_t v)
+{
+    put16(sum, checksum_adjust(get16(sum), get16(p), v));
+    put16(p, v);
+}
+
+/* ---- checking what the stack sends ----------------------------------------- */
+
+/* Stop the run with a message: libFuzzer saves the input as a crash. */
+static void fuzz_fail(const char *what, const uint8_t *frame, size_t len)
+{
+    fprintf(stderr, "fuzz_input: output frame of %zu bytes: %s\n ", len, what);
+    for (size_t i = 0; i < len && i < 64; i++)
+        fprintf(stderr, " %02x", frame[i]);
+    fputc('\n', stderr);
+    abort();
+}
+
 /* What the stack sends must be a valid IPv4 packet (RFC 791 §3.1). */
 static void check_ipv4_packet(const uint8_t *p, size_t len)
 {
@@ -91,47 +182,105 @@ static void check_ipv4_packet(const uint8_t *p, size_t len)
     size_t ihl = (size_t)(p[0] & 0x0f) * 4;
     if (ihl < 20 || ihl > len)
         fuzz_fail("bad IPv4 header length", p, len);
-    if (((size_t)p[2] << 8 | p[3]) != len)
+    if (get16(p + 2) != len)
         fuzz_fail("IPv4 total length differs from the frame length", p, len);
     if (sum_words(p, ihl) != 0xffff)
         fuzz_fail("bad IPv4 header checksum", p, len);
 }
 
-static void check_output(enum ustack_link_kind kind, const uint8_t *f, size_t len)
+/* Remember the ISN of a SYN (or SYN-ACK) the stack sent, for relative TCP. */
+static void note_syn(struct fuzz_run *run, const uint8_t *ip, size_t len)
 {
-    if (kind == USTACK_LINK_IP) {
+    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+    if (ip[9] != IP_PROTO_TCP || len < ihl + TCP_HDR_MIN)
+        return;
+    const uint8_t *tcp = ip + ihl;
+    if (!(tcp[13] & TCP_FLAG_SYN))
+        return;
+    struct sent_syn *s = &run->syns[run->syn_count++ % FUZZ_ISNS];
+    s->our_port = get16(tcp);
+    s->peer_addr = get32(ip + 16);
+    s->peer_port = get16(tcp + 2);
+    s->isn = get32(tcp + 4);
+}
+
+static void check_output(struct fuzz_run *run, const uint8_t *f, size_t len)
+{
+    if (run->peer->kind == USTACK_LINK_IP) {
         if (len > FUZZ_MTU)
             fuzz_fail("larger than the MTU", f, len);
         if (len > 0 && f[0] >> 4 == 6)
             return; /* IPv6: no checks yet */
         check_ipv4_packet(f, len);
+        note_syn(run, f, len);
         return;
     }
     if (len < ETH_HEADER_LEN || len > FUZZ_MTU + ETH_HEADER_LEN)
         fuzz_fail("bad Ethernet frame length", f, len);
-    if (((unsigned)f[12] << 8 | f[13]) == ETHERTYPE_IPV4)
+    if (get16(f + 12) == ETHERTYPE_IPV4)
         check_ipv4_packet(f + ETH_HEADER_LEN, len - ETH_HEADER_LEN);
 }
 
 /* Receive and check everything the stack sent. */
-static void drain(struct ustack_link *peer)
+static void drain(struct fuzz_run *run)
 {
     static uint8_t buf[FUZZ_MTU + ETH_HEADER_LEN];
     ssize_t n;
-    while ((n = ustack_link_recv(peer, buf, sizeof(buf))) > 0)
-        check_output(peer->kind, buf, (size_t)n);
+    while ((n = ustack_link_recv(run->peer, buf, sizeof(buf))) > 0)
+        check_output(run, buf, (size_t)n);
 }
 
 /* Run every timer due at `now` (bounded, in case a deadline never moves). */
-static void run_timers(struct ustack *st, struct ustack_link *peer, uint64_t now)
+static void run_timers(struct fuzz_run *run, uint64_t now)
 {
     for (int i = 0; i < FUZZ_MAX_TIMER_RUNS; i++) {
-        uint64_t next = ustack_timer(st, now);
-        drain(peer);
+        uint64_t next = ustack_timer(run->st, now);
+        drain(run);
         if (next > now)
             break;
     }
 }
+
+/* ---- relative TCP ---------------------------------------------------------------- */
+
+static const struct sent_syn *find_syn(const struct fuzz_run *run, uint16_t our_port,
+                                       uint32_t peer_addr, uint16_t peer_port)
+{
+    unsigned n = run->syn_count < FUZZ_ISNS ? run->syn_count : FUZZ_ISNS;
+    /* Newest first: a reused 4-tuple means a newer connection. */
+    for (unsigned i = 0; i < n; i++) {
+        const struct sent_syn *s = &run->syns[(run->syn_count - 1 - i) % FUZZ_ISNS];
+        if (s->our_port == our_port && s->peer_addr == peer_addr &&
+            s->peer_port == peer_port)
+            return s;
+    }
+    return NULL;
+}
+
+/* Turn the seed's relative numbers into the stack's (see the top). Only
+ * frames whose headers are all there are touched; the rest go in as is. */
+static void make_tcp_absolute(const struct fuzz_run *run, uint8_t *ip, size_t len)
+{
+    if (len < 20 || ip[0] >> 4 != 4 || ip[9] != IP_PROTO_TCP)
+        return;
+    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+    if (ihl < 20 || len < ihl + TCP_HDR_MIN)
+        return;
+    uint8_t *tcp = ip + ihl;
+    uint8_t *sum = tcp + 16;
+    if (get16(tcp + 2) == 0 && get32(ip + 12) == PEER_ADDR && run->sv.client_port)
+        tcp_patch16(sum, tcp + 2, run->sv.client_port);
+    if (!(tcp[13] & TCP_FLAG_ACK))
+        return;
+    const struct sent_syn *s = find_syn(run, get16(tcp + 2), get32(ip + 12), get16(tcp));
+    if (!s)
+        return;
+    uint32_t ack = get32(tcp + 8) + s->isn;
+    tcp_patch16(sum, tcp + 8, (uint16_t)(ack >> 16));
+    tcp_patch16(sum, tcp + 10, (uint16_t)ack);
+}
+
+/* ---- services -------------------------------------------------------------------- */
 
 static void on_echo_reply(void *ctx, uint32_t from, uint16_t id, uint16_t seq,
                           const void *data, size_t len, uint64_t now)
@@ -144,11 +293,133 @@ static void on_echo_reply(void *ctx, uint32_t from, uint16_t id, uint16_t seq,
         *sum += p[i];
 }
 
-/* Open whatever must listen for input to reach a protocol's deeper states
- * (e.g. a TCP listener once TCP exists). */
-static void setup_services(struct ustack *st, unsigned *echo_sum)
+static struct sockaddr_in ipv4_sockaddr(uint32_t addr, uint16_t port)
 {
-    ustack_set_echo_reply_handler(st, on_echo_reply, echo_sum);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(addr);
+    sa.sin_port = htons(port);
+    return sa;
+}
+
+/*
+ * The application side: what listens and talks, so that input reaches the
+ * deeper states of each protocol. Driven through the public event API, as
+ * an embedder would:
+ *   - an echo reply handler (ping replies);
+ *   - a TCP listener on port 80 whose connections echo what they receive
+ *     and close when the peer does (or when asked, see echo_some);
+ *   - one active open to 10.0.0.1:5000, made at the start, so SYN-SENT and
+ *     the client side of the handshake are reachable too.
+ * A protocol added later opens its own endpoint here (e.g. a UDP socket).
+ */
+static void setup_services(struct ustack *st, struct services *sv)
+{
+    memset(sv, 0, sizeof(*sv));
+    for (int i = 0; i < FUZZ_MAX_CONNS; i++)
+        sv->conns[i] = -1;
+    ustack_set_echo_reply_handler(st, on_echo_reply, &sv->echo_sum);
+
+    struct sockaddr_in any = ipv4_sockaddr(0, LISTEN_PORT);
+    sv->listener = ustack_socket(st, USTACK_SOCK_STREAM);
+    if (sv->listener >= 0 &&
+        (ustack_bind(st, sv->listener, (struct sockaddr *)&any, sizeof(any)) < 0 ||
+         ustack_listen(st, sv->listener, FUZZ_BACKLOG) < 0)) {
+        ustack_close(st, sv->listener);
+        sv->listener = -1;
+    }
+
+    struct sockaddr_in peer = ipv4_sockaddr(PEER_ADDR, PEER_PORT);
+    sv->client = ustack_socket(st, USTACK_SOCK_STREAM);
+    if (sv->client >= 0) {
+        ustack_connect(st, sv->client, (struct sockaddr *)&peer, sizeof(peer));
+        struct sockaddr_in local;
+        socklen_t len = sizeof(local);
+        if (ustack_getsockname(st, sv->client, (struct sockaddr *)&local, &len) == 0)
+            sv->client_port = ntohs(local.sin_port);
+    }
+}
+
+/* Echo what arrived on sd; returns false once sd is finished (EOF, error,
+ * or closed on request) and has been closed. The first byte of a chunk can
+ * ask for the other ways a connection ends, so the fuzzer reaches them:
+ * 'Q' half-closes (our FIN first: FIN-WAIT, TIME-WAIT), 'C' closes at once
+ * (with unread data: RST), 'R' aborts (SO_LINGER zero: RST). */
+static bool echo_some(struct ustack *st, int sd)
+{
+    uint8_t buf[FUZZ_ECHO_CHUNK];
+    int err;
+    ssize_t n = ustack_recv(st, sd, buf, sizeof(buf), 0);
+    if (n == -EAGAIN || n == -ENOTCONN)
+        return true;
+    if (n <= 0) {
+        ustack_getsockopt(st, sd, USTACK_SO_ERROR, &err);
+        ustack_close(st, sd);
+        return false;
+    }
+    switch (buf[0]) {
+    case 'Q':
+        ustack_shutdown(st, sd, SHUT_WR);
+        return true;
+    case 'R':
+        ustack_setsockopt(st, sd, USTACK_SO_LINGER_ZERO, 1);
+        /* fall through */
+    case 'C':
+        ustack_close(st, sd);
+        return false;
+    }
+    /* Whatever does not fit the send buffer is dropped: this is a fuzzer,
+     * not a correct echo server. */
+    ustack_send(st, sd, buf, (size_t)n, 0);
+    return true;
+}
+
+/* One round of application work after every step (bounded). */
+static void run_services(struct ustack *st, struct services *sv)
+{
+    struct ustack_event ev[FUZZ_MAX_CONNS * 2];
+    const int max = (int)(sizeof(ev) / sizeof(ev[0]));
+    /* Empty the readiness list; it holds at most one entry per socket. */
+    for (int i = 0; i < FUZZ_MAX_CONNS + 4 && ustack_poll(st, ev, max) == max; i++)
+        ;
+    for (int i = 0; i < FUZZ_MAX_CONNS && sv->listener >= 0; i++) {
+        if (sv->conns[i] >= 0)
+            continue;
+        int sd = ustack_accept(st, sv->listener, NULL, NULL);
+        if (sd < 0)
+            break;
+        sv->conns[i] = sd;
+    }
+    for (int i = 0; i < FUZZ_MAX_CONNS; i++)
+        if (sv->conns[i] >= 0 && !echo_some(st, sv->conns[i]))
+            sv->conns[i] = -1;
+    if (sv->client >= 0 && !echo_some(st, sv->client))
+        sv->client = -1;
+}
+
+static void close_services(struct ustack *st, struct services *sv)
+{
+    for (int i = 0; i < FUZZ_MAX_CONNS; i++)
+        if (sv->conns[i] >= 0)
+            ustack_close(st, sv->conns[i]);
+    if (sv->client >= 0)
+        ustack_close(st, sv->client);
+    if (sv->listener >= 0)
+        ustack_close(st, sv->listener);
+}
+
+/* ---- the run ---------------------------------------------------------------------- */
+
+/*
+ * Virtual time between frames, from one byte: the low 6 bits count units,
+ * the top 2 bits pick the unit (1 us, 1 ms, 100 ms, 10 s), so one byte can
+ * be a back-to-back burst or a 10-minute idle gap that expires timers.
+ */
+static uint64_t time_step(uint8_t b)
+{
+    static const uint64_t unit_us[4] = {1, 1000, 100000, 10000000};
+    return (uint64_t)(b & 0x3f) * unit_us[b >> 6];
 }
 
 static struct ustack *new_stack(struct ustack_link *link)
@@ -157,21 +428,30 @@ static struct ustack *new_stack(struct ustack_link *link)
     ustack_config_init(&cfg);
     cfg.addr = OUR_ADDR;
     cfg.netmask = OUR_NETMASK;
+    /* Small limits: exhaustion paths get exercised, and each input sets up
+     * a stack quickly. */
     cfg.pbuf_count = FUZZ_PBUFS;
-    cfg.has_secret = true; /* reproducible: no getrandom() */
+    cfg.max_sockets = FUZZ_MAX_CONNS + 4;
+    cfg.tcp.max_connections = FUZZ_MAX_CONNS + 4;
+    cfg.tcp.sndbuf = FUZZ_TCP_BUF;
+    cfg.tcp.rcvbuf = FUZZ_TCP_BUF;
+    cfg.tcp.syn_backlog = FUZZ_BACKLOG; /* past it: SYN cookies */
+    cfg.has_secret = true;              /* reproducible: no getrandom() */
     memset(cfg.secret, 0x5a, sizeof(cfg.secret));
     return ustack_new(&cfg, link, 0);
 }
 
-/* Feed one frame from a buffer of exactly its size. */
-static void input_frame(struct ustack *st, const uint8_t *data, size_t len,
+/* Feed one frame from a heap buffer of exactly its size. */
+static void input_frame(struct fuzz_run *run, const uint8_t *data, size_t len,
                         uint64_t now)
 {
     uint8_t *frame = malloc(len ? len : 1);
     if (!frame)
         return;
     memcpy(frame, data, len);
-    ustack_input(st, frame, len, now);
+    if (run->relative_tcp && run->link->kind == USTACK_LINK_IP)
+        make_tcp_absolute(run, frame, len);
+    ustack_input(run->st, frame, len, now);
     free(frame);
 }
 
@@ -181,44 +461,49 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    static struct fuzz_run run; /* static: zeroed below, keeps the stack frame small */
+    memset(&run, 0, sizeof(run));
+    run.relative_tcp = data[0] & FLAG_RELATIVE_TCP;
     enum ustack_link_kind kind =
-        (data[0] & 1) ? USTACK_LINK_ETHERNET : USTACK_LINK_IP;
-    struct ustack_link *link, *peer;
-    if (ustack_memlink_pair(kind, FUZZ_MTU, FUZZ_QUEUE, &link, &peer) < 0)
+        (data[0] & FLAG_ETHERNET) ? USTACK_LINK_ETHERNET : USTACK_LINK_IP;
+    if (ustack_memlink_pair(kind, FUZZ_MTU, FUZZ_QUEUE, &run.link, &run.peer) < 0)
         return 0;
-    struct ustack *st = new_stack(link);
-    if (!st) {
-        ustack_link_close(link);
-        ustack_link_close(peer);
+    run.st = new_stack(run.link);
+    if (!run.st) {
+        ustack_link_close(run.link);
+        ustack_link_close(run.peer);
         return 0;
     }
-    unsigned echo_sum = 0;
-    setup_services(st, &echo_sum);
+    setup_services(run.st, &run.sv);
+    drain(&run);
 
     uint64_t now = 0;
     size_t pos = 1;
     while (pos < size) {
         now += time_step(data[pos++]);
-        run_timers(st, peer, now);
+        run_timers(&run, now);
         size_t len = 0;
         if (pos + 2 <= size) {
-            len = (size_t)data[pos] << 8 | data[pos + 1];
+            len = get16(data + pos);
             pos += 2;
         } else {
             pos = size;
         }
         if (len > size - pos)
             len = size - pos;
-        input_frame(st, data + pos, len, now);
+        input_frame(&run, data + pos, len, now);
         pos += len;
-        drain(peer);
-        run_timers(st, peer, now);
+        drain(&run);
+        run_services(run.st, &run.sv);
+        run_timers(&run, now);
     }
+    close_services(run.st, &run.sv);
+    drain(&run);
     /* An hour later every timer (retransmission, TIME-WAIT...) has fired. */
-    run_timers(st, peer, now + 3600ull * 1000000);
+    run_timers(&run, now + 3600ull * 1000000);
 
-    ustack_free(st);
-    ustack_link_close(link);
-    ustack_link_close(peer);
+    ustack_free(run.st);
+    ustack_link_close(run.link);
+    ustack_link_close(run.peer);
     return 0;
 }

@@ -8,8 +8,13 @@ reader can see what each seed is. The format is the one fuzz_input.c
 parses: a flags byte (bit 0: Ethernet link), then records of
 [time step byte][16-bit big-endian length][frame].
 
-The stack is 10.0.0.2/24; the peer is 10.0.0.1. Adding a protocol means
-adding a builder or two below and a line in seeds().
+The stack is 10.0.0.2/24; the peer is 10.0.0.1. The harness listens on TCP
+port 80 and opens one connection to 10.0.0.1:5000. TCP seeds set the
+"relative TCP" flag: their acknowledgment numbers count from the stack's
+ISN (ack 1 acknowledges its SYN), and destination port 0 means the port of
+the stack's active open (see fuzz_input.c).
+
+Adding a protocol means adding a builder or two below and a line in seeds().
 """
 
 import os
@@ -25,6 +30,7 @@ PROTO_ICMP, PROTO_TCP, PROTO_UDP = 1, 6, 17
 UNASSIGNED_PROTO = 253  # RFC 3692 experimental
 
 LINK_IP, LINK_ETHERNET = 0, 1
+RELATIVE_TCP = 2          # flag bit: see the docstring
 STEP_NONE = 0x00          # time step bytes, see time_step() in fuzz_input.c
 STEP_1MS = 0x41
 STEP_1S = 0x8A            # 10 x 100 ms
@@ -120,11 +126,71 @@ def fragments():
             ipv4(PROTO_ICMP, whole[32:], ident=7, frag=32 // 8)]
 
 
+def tcp_handshake_and_echo(sport=40000):
+    """A client of the port-80 listener: handshake, data, its echo acked,
+    FIN, the stack's FIN acked."""
+    c = 1000  # client ISN
+    seg = lambda seq, ack, flags, **kw: ipv4(PROTO_TCP, tcp(sport, 80, seq, ack, flags, **kw))
+    return [
+        seg(c, 0, TCP_SYN, options=SYN_OPTIONS),
+        seg(c + 1, 1, TCP_ACK),
+        seg(c + 1, 1, TCP_ACK | TCP_PSH, data=b"hello\n"),
+        (STEP_1MS, seg(c + 7, 7, TCP_ACK)),
+        seg(c + 7, 7, TCP_ACK | TCP_FIN),
+        (STEP_1S, seg(c + 8, 8, TCP_ACK)),
+    ]
+
+
+def tcp_close_request(cmd, sport):
+    """A client asking the echo service to end the connection its way:
+    b"Q" half-close (the stack's FIN first), b"C" close, b"R" abort."""
+    seg = lambda seq, ack, flags, **kw: ipv4(PROTO_TCP, tcp(sport, 80, seq, ack, flags, **kw))
+    return [seg(1, 0, TCP_SYN, options=SYN_OPTIONS),
+            seg(2, 1, TCP_ACK),
+            seg(2, 1, TCP_ACK | TCP_PSH, data=cmd),
+            (STEP_1MS, seg(3, 2, TCP_ACK)),
+            (STEP_1MS, seg(3, 2, TCP_ACK | TCP_FIN)),
+            (STEP_10MIN, seg(4, 2, TCP_ACK))]
+
+
+def tcp_active_open():
+    """The far end of the harness's connect() to 10.0.0.1:5000."""
+    seg = lambda seq, ack, flags, **kw: ipv4(PROTO_TCP, tcp(5000, 0, seq, ack, flags, **kw))
+    p = 7000  # peer ISN
+    return [
+        seg(p, 1, TCP_SYN | TCP_ACK, options=SYN_OPTIONS),
+        seg(p + 1, 1, TCP_ACK | TCP_PSH, data=b"from the peer"),
+        (STEP_1MS, seg(p + 14, 14, TCP_ACK | TCP_FIN)),
+        (STEP_10MIN, seg(p + 15, 15, TCP_ACK)),
+    ]
+
+
+def tcp_syn_flood_then_ack(n=12):
+    """More SYNs than the SYN backlog (4): the later ones get SYN cookies;
+    the last client then completes its handshake against its cookie."""
+    syns = [ipv4(PROTO_TCP, tcp(41000 + i, 80, 5000 + i, 0, TCP_SYN, SYN_OPTIONS))
+            for i in range(n)]
+    last = n - 1
+    ack = ipv4(PROTO_TCP, tcp(41000 + last, 80, 5000 + last + 1, 1, TCP_ACK))
+    return syns + [ack]
+
+
+def tcp_out_of_order():
+    """Data arriving out of order after a handshake, then the hole filled."""
+    seg = lambda seq, flags, data=b"": ipv4(PROTO_TCP, tcp(40001, 80, seq, 1, flags, data=data))
+    return [ipv4(PROTO_TCP, tcp(40001, 80, 100, 0, TCP_SYN, SYN_OPTIONS)),
+            seg(101, TCP_ACK),
+            seg(111, TCP_ACK | TCP_PSH, b"B" * 10),
+            seg(121, TCP_ACK | TCP_PSH | TCP_FIN, b"C" * 10),
+            seg(101, TCP_ACK | TCP_PSH, b"A" * 10)]
+
+
 def seeds():
     ping = ipv4(PROTO_ICMP, echo())
     quoted = ipv4(PROTO_UDP, udp(5000, 53, b"q"), src=US, dst=PEER)[:28]
     record_route = b"\x07\x07\x04\0\0\0\0\x00"  # RR with room for one, END
     syn = ipv4(PROTO_TCP, tcp(40000, 80, 1000, 0, TCP_SYN, SYN_OPTIONS))
+    tcp_ip = LINK_IP | RELATIVE_TCP
     malformed = {
         "bad_version": ipv4(PROTO_ICMP, echo(), version=5),
         "ihl_below_5": ipv4(PROTO_ICMP, echo(), ihl=4),
@@ -137,6 +203,9 @@ def seeds():
         "unknown_protocol": ipv4(UNASSIGNED_PROTO, b"hello"),
         "bad_option_length": ipv4(PROTO_ICMP, echo(), options=b"\x07\x00\x00\x00"),
         "truncated_header": ping[:12],
+        "tcp_truncated": ipv4(PROTO_TCP, tcp(40000, 80, 1, 0, TCP_SYN)[:12]),
+        "tcp_bad_offset": ipv4(PROTO_TCP, bytes([0x9c, 0x40, 0, 80]) + bytes(8) +
+                               b"\xf0\x02" + bytes(6)),
     }
     out = {
         "ping": seed(LINK_IP, ping),
@@ -153,13 +222,16 @@ def seeds():
         "echo_reply": seed(LINK_IP, ipv4(PROTO_ICMP, echo(type_=0))),
         "dest_unreachable": seed(LINK_IP, ipv4(PROTO_ICMP, icmp(3, 3, b"\0" * 4 + quoted))),
         "fragments": seed(LINK_IP, *fragments()),
-        "tcp_syn": seed(LINK_IP, syn),
-        "tcp_handshake_data_fin": seed(
-            LINK_IP, syn,
-            ipv4(PROTO_TCP, tcp(40000, 80, 1001, 1, TCP_ACK)),
-            ipv4(PROTO_TCP, tcp(40000, 80, 1001, 1, TCP_ACK | TCP_PSH, data=b"GET /\r\n")),
-            (STEP_10MIN, ipv4(PROTO_TCP, tcp(40000, 80, 1008, 1, TCP_ACK | TCP_FIN)))),
-        "tcp_rst": seed(LINK_IP, ipv4(PROTO_TCP, tcp(40000, 80, 5, 0, TCP_RST))),
+        "tcp_syn": seed(tcp_ip, syn),
+        "tcp_handshake_echo_close": seed(tcp_ip, *tcp_handshake_and_echo()),
+        "tcp_active_open": seed(tcp_ip, *tcp_active_open()),
+        "tcp_half_close": seed(tcp_ip, *tcp_close_request(b"Q", 42001)),
+        "tcp_close": seed(tcp_ip, *tcp_close_request(b"C", 42002)),
+        "tcp_abort": seed(tcp_ip, *tcp_close_request(b"R", 42003)),
+        "tcp_syn_flood_cookie": seed(tcp_ip, *tcp_syn_flood_then_ack(), step=STEP_NONE),
+        "tcp_out_of_order": seed(tcp_ip, *tcp_out_of_order()),
+        "tcp_rst": seed(tcp_ip, ipv4(PROTO_TCP, tcp(40000, 80, 5, 0, TCP_RST))),
+        "tcp_closed_port": seed(tcp_ip, ipv4(PROTO_TCP, tcp(40000, 81, 5, 0, TCP_SYN))),
         "udp": seed(LINK_IP, ipv4(PROTO_UDP, udp(40000, 7, b"echo me"))),
         "ipv6_header": seed(LINK_IP, bytes([0x60]) + b"\0" * 39),
         "empty_frame": seed(LINK_IP, b""),
