@@ -34,6 +34,7 @@ enum {
     KEY_MTU,
     KEY_USER_TIMEOUT,
     KEY_KEEPALIVE,
+    KEY_IMPAIR,
     KEY_VERBOSE = 'v',
     KEY_HELP = 'h',
 };
@@ -45,6 +46,8 @@ static const struct cli_option stack_options[] = {
     {"netns", KEY_NETNS, "NAME", "create the device in netns NAME (ip netns add)"},
     {"pcap", KEY_PCAP, "FILE", "record every frame in and out to FILE (pcap)"},
     {"mtu", KEY_MTU, "BYTES", "link MTU, 68..65535 (default 1500)"},
+    {"impair", KEY_IMPAIR, "[in:|out:]SPEC",
+     "impair frames, e.g. loss=5%,delay=20ms (repeatable; README)"},
     {"verbose", KEY_VERBOSE, NULL, "log the stack's messages (-vv: and every frame)"},
     {0, 0, 0, 0},
 };
@@ -93,6 +96,7 @@ void cli_stack_opts_init(struct cli_stack_opts *so)
     so->prefix_len = DEFAULT_PREFIX_LEN;
     so->addr = DEFAULT_ADDR;
     so->mtu = DEFAULT_MTU;
+    ustack_impair_config_init(&so->impair);
 }
 
 /* ---- usage --------------------------------------------------------------- */
@@ -166,6 +170,15 @@ static int stack_option(struct cli_stack_opts *so, int key, const char *arg, cha
         snprintf(err, errlen, "--mtu wants a number from %d to %d, not '%s'", MIN_MTU,
                  MAX_MTU, arg);
         return -1;
+    case KEY_IMPAIR: {
+        char why[200];
+        if (ustack_impair_parse(arg, &so->impair, why, sizeof(why)) == 0) {
+            so->impair_on = true;
+            return 0;
+        }
+        snprintf(err, errlen, "--impair: %s", why);
+        return -1;
+    }
     }
     snprintf(err, errlen, "internal error: unhandled option");
     return -1;

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ustack/impair.h"
+
 #define CLI_PROG "ustack"
 #define CLI_VERSION "0.1.0"
 
@@ -29,6 +31,10 @@ struct cli_stack_opts {
     uint32_t addr;          /* ustack's address, host order */
     unsigned mtu;
     int verbose;            /* number of -v */
+    /* --impair [in:|out:]SPEC (repeatable, merged in order): the link is
+     * wrapped in an impairment decorator when impair_on. */
+    struct ustack_impair_config impair;
+    bool impair_on;
 
     /* TCP options, for commands with tcp_options (0: not given). */
     unsigned user_timeout_ms;  /* --user-timeout MS */

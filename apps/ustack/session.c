@@ -117,6 +117,44 @@ static void after_io(void *ctx)
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
+/* --impair: wrap the device in the impairment decorator, which then owns
+ * it. Its clock is the runner's (ustack_clock_us, the default). */
+static int open_impair(struct cli_session *s)
+{
+    if (!s->opts.impair_on)
+        return 0;
+    struct ustack_link *w = ustack_impair_wrap(s->link, &s->opts.impair);
+    if (!w) {
+        cli_error(s->cmd, "cannot impair the link: %s", strerror(errno));
+        return -1;
+    }
+    s->link = w;
+    char out[256], in[256];
+    fprintf(stderr, "%s %s: impairing frames out: %s; in: %s; seed %llu\n", CLI_PROG, s->cmd,
+            ustack_impair_format(&s->opts.impair.out, out, sizeof(out)),
+            ustack_impair_format(&s->opts.impair.in, in, sizeof(in)),
+            (unsigned long long)s->opts.impair.seed);
+    return 0;
+}
+
+/* One line per direction of what --impair did, for the exit. */
+static void print_impair_summary(const struct cli_session *s)
+{
+    struct ustack_impair_counters c[2];
+    if (ustack_impair_counters(s->link, &c[0], &c[1]) < 0)
+        return;
+    for (int i = 0; i < 2; i++)
+        fprintf(stderr,
+                "%s %s: impairment %s: %llu frames, %llu passed, %llu dropped, "
+                "%llu duplicated, %llu reordered, %llu corrupted, %llu delayed, "
+                "%llu over the limit\n",
+                CLI_PROG, s->cmd, i ? "in" : "out", (unsigned long long)c[i].frames,
+                (unsigned long long)c[i].passed, (unsigned long long)c[i].dropped,
+                (unsigned long long)c[i].duplicated, (unsigned long long)c[i].reordered,
+                (unsigned long long)c[i].corrupted, (unsigned long long)c[i].delayed,
+                (unsigned long long)c[i].overflowed);
+}
+
 static int open_link(struct cli_session *s)
 {
     struct ustack_tun_config tc = {
@@ -132,7 +170,7 @@ static int open_link(struct cli_session *s)
         cli_error(s->cmd, "%s", err);
         return -1;
     }
-    return 0;
+    return open_impair(s);
 }
 
 static int open_pcap(struct cli_session *s)
@@ -212,6 +250,7 @@ void cli_session_print_stats(struct cli_session *s, const char *heading)
 {
     printf("%s:\n", heading);
     ustack_print_stats(s->st, stdout, false);
+    ustack_impair_print(s->link, stdout, false); /* --impair's, if any */
     fflush(stdout);
 }
 
@@ -222,6 +261,7 @@ void cli_session_close(struct cli_session *s)
     int rc = ustack_pcap_close(s->pcap);
     if (rc < 0)
         cli_error(s->cmd, "capture %s: %s", s->opts.pcap, strerror(-rc));
+    print_impair_summary(s);
     ustack_link_close(s->link);
     memset(s, 0, sizeof(*s));
 }
