@@ -42,8 +42,8 @@
  *
  * New protocols need no change here: input reaches them through the frames.
  * A protocol that only reacts when something listens opens an endpoint in
- * setup_services() (TCP already has a listener and an active open) and adds
- * a seed or two to fuzz/make_seeds.py.
+ * setup_services() (TCP has a listener and an active open, UDP an echo
+ * socket) and adds a seed or two to fuzz/make_seeds.py.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -75,7 +75,9 @@
 #define OUR_ADDR 0x0a000002u    /* 10.0.0.2, the seeds' destination */
 #define OUR_NETMASK 0xffffff00u
 #define PEER_ADDR 0x0a000001u   /* 10.0.0.1, the seeds' source */
-#define LISTEN_PORT 80          /* where the listener is */
+#define LISTEN_PORT 80          /* where the TCP listener is */
+#define UDP_ECHO_PORT 7         /* where the UDP echo socket is */
+#define FUZZ_UDP_PER_STEP 8     /* datagrams echoed per step, at most */
 #define PEER_PORT 5000          /* where the active open goes */
 
 #define ETH_HEADER_LEN 14
@@ -95,6 +97,7 @@ struct sent_syn {
 
 /* The application side (see setup_services). */
 struct services {
+    int udp;                   /* UDP echo socket on port 7, or -1 */
     int listener;
     int client;                /* the active open, -1 once closed */
     uint16_t client_port;      /* its local port, 0 if unknown */
@@ -311,8 +314,9 @@ static struct sockaddr_in ipv4_sockaddr(uint32_t addr, uint16_t port)
  *   - a TCP listener on port 80 whose connections echo what they receive
  *     and close when the peer does (or when asked, see echo_some);
  *   - one active open to 10.0.0.1:5000, made at the start, so SYN-SENT and
- *     the client side of the handshake are reachable too.
- * A protocol added later opens its own endpoint here (e.g. a UDP socket).
+ *     the client side of the handshake are reachable too;
+ *   - a UDP socket on port 7 that echoes datagrams to their sender.
+ * A protocol added later opens its own endpoint here.
  */
 static void setup_services(struct ustack *st, struct services *sv)
 {
@@ -320,6 +324,14 @@ static void setup_services(struct ustack *st, struct services *sv)
     for (int i = 0; i < FUZZ_MAX_CONNS; i++)
         sv->conns[i] = -1;
     ustack_set_echo_reply_handler(st, on_echo_reply, &sv->echo_sum);
+
+    struct sockaddr_in echo = ipv4_sockaddr(0, UDP_ECHO_PORT);
+    sv->udp = ustack_socket(st, USTACK_SOCK_DGRAM);
+    if (sv->udp >= 0 &&
+        ustack_bind(st, sv->udp, (struct sockaddr *)&echo, sizeof(echo)) < 0) {
+        ustack_close(st, sv->udp);
+        sv->udp = -1;
+    }
 
     struct sockaddr_in any = ipv4_sockaddr(0, LISTEN_PORT);
     sv->listener = ustack_socket(st, USTACK_SOCK_STREAM);
@@ -375,6 +387,21 @@ static bool echo_some(struct ustack *st, int sd)
     return true;
 }
 
+/* Send datagrams back where they came from (bounded per step). */
+static void udp_echo(struct ustack *st, int sd)
+{
+    uint8_t buf[FUZZ_MTU];
+    for (int i = 0; i < FUZZ_UDP_PER_STEP; i++) {
+        struct sockaddr_in from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t n = ustack_recvfrom(st, sd, buf, sizeof(buf), 0,
+                                    (struct sockaddr *)&from, &fromlen);
+        if (n < 0)
+            return;
+        ustack_sendto(st, sd, buf, (size_t)n, 0, (struct sockaddr *)&from, fromlen);
+    }
+}
+
 /* One round of application work after every step (bounded). */
 static void run_services(struct ustack *st, struct services *sv)
 {
@@ -383,6 +410,8 @@ static void run_services(struct ustack *st, struct services *sv)
     /* Empty the readiness list; it holds at most one entry per socket. */
     for (int i = 0; i < FUZZ_MAX_CONNS + 4 && ustack_poll(st, ev, max) == max; i++)
         ;
+    if (sv->udp >= 0)
+        udp_echo(st, sv->udp);
     for (int i = 0; i < FUZZ_MAX_CONNS && sv->listener >= 0; i++) {
         if (sv->conns[i] >= 0)
             continue;
@@ -407,6 +436,8 @@ static void close_services(struct ustack *st, struct services *sv)
         ustack_close(st, sv->client);
     if (sv->listener >= 0)
         ustack_close(st, sv->listener);
+    if (sv->udp >= 0)
+        ustack_close(st, sv->udp);
 }
 
 /* ---- the run ---------------------------------------------------------------------- */

@@ -9,7 +9,7 @@ parses: a flags byte (bit 0: Ethernet link), then records of
 [time step byte][16-bit big-endian length][frame].
 
 The stack is 10.0.0.2/24; the peer is 10.0.0.1. The harness listens on TCP
-port 80 and opens one connection to 10.0.0.1:5000. TCP seeds set the
+port 80, opens one connection to 10.0.0.1:5000 and echoes UDP on port 7. TCP seeds set the
 "relative TCP" flag: their acknowledgment numbers count from the stack's
 ISN (ack 1 acknowledges its SYN), and destination port 0 means the port of
 the stack's active open (see fuzz_input.c).
@@ -233,6 +233,11 @@ def seeds():
         "tcp_rst": seed(tcp_ip, ipv4(PROTO_TCP, tcp(40000, 80, 5, 0, TCP_RST))),
         "tcp_closed_port": seed(tcp_ip, ipv4(PROTO_TCP, tcp(40000, 81, 5, 0, TCP_SYN))),
         "udp": seed(LINK_IP, ipv4(PROTO_UDP, udp(40000, 7, b"echo me"))),
+        "udp_closed_port": seed(LINK_IP, ipv4(PROTO_UDP, udp(40000, 9, b"nobody"))),
+        "udp_no_checksum": seed(LINK_IP, ipv4(PROTO_UDP, struct.pack("!HHHH", 40000, 7, 12, 0) +
+                                              b"zero")),
+        "udp_bad_length": seed(LINK_IP, ipv4(PROTO_UDP, struct.pack("!HHHH", 40000, 7, 99, 0) +
+                                             b"long")),
         "ipv6_header": seed(LINK_IP, bytes([0x60]) + b"\0" * 39),
         "empty_frame": seed(LINK_IP, b""),
         "all_malformed": seed(LINK_IP, *malformed.values()),
