@@ -15,10 +15,12 @@
  *   kclient crr   HOST --seconds S  connect + abortive close, as fast as it can
  *   kclient hold  HOST --conns N [--pid P]
  *                                   open up to N connections to the echo port
- *                                   and keep them idle; report how many, the
- *                                   RSS of process P before and after, and the
- *                                   kernel's slab growth; then check each one
- *                                   with a 1-byte echo
+ *                                   (spread over processes when N is above
+ *                                   the descriptor limit) and keep them idle;
+ *                                   report how many, the RSS of process P
+ *                                   before and after, and the kernel's slab
+ *                                   growth; then check each one with a
+ *                                   1-byte echo
  *   kclient udpblast HOST --port P --seconds S
  *                                   1500-byte IP packets (1472 bytes of UDP
  *                                   payload) as fast as possible
@@ -41,6 +43,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench_common.h"
@@ -389,44 +392,61 @@ static long slab_kib(void)
     return kib;
 }
 
-static void raise_nofile(unsigned long want)
+/* Descriptors one process may open, less a few for stdio and pipes. A
+ * sandbox without CAP_SYS_RESOURCE cannot raise the hard limit, so the
+ * connections are spread over as many processes as that takes. */
+static unsigned long conns_per_process(void)
 {
-    struct rlimit rl = {.rlim_cur = want, .rlim_max = want};
-    struct rlimit cur;
-    getrlimit(RLIMIT_NOFILE, &cur);
-    if (cur.rlim_cur >= want)
-        return;
-    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-        fprintf(stderr, "kclient: cannot raise the descriptor limit to %lu\n", want);
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return rl.rlim_cur > 1064 ? (unsigned long)rl.rlim_cur - 64 : 1000;
 }
 
-/* Write one byte on each connection, then read each echo back. */
+/* Write one byte on each connection, then read each echo back, a batch
+ * at a time: tens of thousands of segments at once would overflow the
+ * device queues, and this checks the connections, not the queues. */
 static unsigned long verify_echo(const int *fds, unsigned long n)
 {
+    const unsigned long batch = 128;
     unsigned long ok = 0;
     uint8_t c = 'h';
-    for (unsigned long i = 0; i < n; i++)
-        if (write(fds[i], &c, 1) != 1)
-            return 0;
-    for (unsigned long i = 0; i < n; i++) {
-        if (read(fds[i], &c, 1) != 1)
-            break; /* bounded: one timeout, not one per connection */
-        ok++;
+    for (unsigned long first = 0; first < n; first += batch) {
+        unsigned long end = first + batch < n ? first + batch : n;
+        for (unsigned long i = first; i < end; i++)
+            if (write(fds[i], &c, 1) != 1)
+                return ok;
+        for (unsigned long i = first; i < end; i++) {
+            if (read(fds[i], &c, 1) != 1)
+                return ok; /* bounded: one timeout, not one per connection */
+            ok++;
+        }
     }
     return ok;
 }
 
-static int run_hold(const struct opts *o)
+struct holder {
+    pid_t pid;
+    FILE *from;   /* the child's reports */
+    int to;       /* one byte: "go on" */
+    unsigned long opened, verified;
+    char why[32];
+};
+
+/* A holder process: open up to `want` connections, report "N WHY", wait
+ * for the parent to read the server's memory, verify, report the count,
+ * wait again, exit (closing every connection). */
+static void holder_main(const struct opts *o, unsigned long want, uint64_t deadline, int in,
+                        int out)
 {
-    raise_nofile(o->conns + 64);
-    int *fds = calloc(o->conns, sizeof(*fds));
-    if (!fds)
-        return fail(o->mode, "malloc");
-    long rss0 = o->pid ? rss_kib(o->pid) : -1, slab0 = slab_kib();
-    uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    int *fds = calloc(want, sizeof(*fds));
     unsigned long n = 0;
     const char *why = "all";
-    while (n < o->conns) {
+    while (fds && n < want) {
         if (bench_now_ns() > deadline) {
             why = "time";
             break;
@@ -438,20 +458,92 @@ static int run_hold(const struct opts *o)
         }
         fds[n++] = fd;
     }
+    char go;
+    dprintf(out, "%lu %s\n", n, why);
+    if (read(in, &go, 1) == 1)
+        dprintf(out, "%lu\n", verify_echo(fds, n));
+    if (read(in, &go, 1) < 0)
+        _exit(1);
+    _exit(0);
+}
+
+static int holders_start(const struct opts *o, struct holder *h, int nh, unsigned long per,
+                         uint64_t deadline)
+{
+    unsigned long left = o->conns;
+    for (int i = 0; i < nh; i++) {
+        unsigned long want = left < per ? left : per;
+        left -= want;
+        int down[2], up[2];
+        if (pipe(down) < 0 || pipe(up) < 0)
+            return -1;
+        fflush(stdout);
+        h[i].pid = fork();
+        if (h[i].pid < 0)
+            return -1;
+        if (h[i].pid == 0) {
+            close(down[1]);
+            close(up[0]);
+            holder_main(o, want, deadline, down[0], up[1]);
+        }
+        close(down[0]);
+        close(up[1]);
+        h[i].to = down[1];
+        h[i].from = fdopen(up[0], "r");
+    }
+    return 0;
+}
+
+static void holders_tell(struct holder *h, int nh)
+{
+    for (int i = 0; i < nh; i++)
+        if (write(h[i].to, "g", 1) < 0)
+            h[i].verified = 0;
+}
+
+static int run_hold(const struct opts *o)
+{
+    unsigned long per = conns_per_process();
+    int nh = (int)((o->conns + per - 1) / per);
+    struct holder *h = calloc((size_t)nh, sizeof(*h));
+    if (!h)
+        return fail(o->mode, "malloc");
+    long rss0 = o->pid ? rss_kib(o->pid) : -1, slab0 = slab_kib();
+    uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
+    if (holders_start(o, h, nh, per, deadline) < 0)
+        return fail(o->mode, "fork");
+    unsigned long n = 0, verified = 0;
+    const char *why = "all";
+    for (int i = 0; i < nh; i++) {
+        if (!h[i].from || fscanf(h[i].from, "%lu %31s", &h[i].opened, h[i].why) != 2)
+            snprintf(h[i].why, sizeof(h[i].why), "holder-failed");
+        n += h[i].opened;
+        if (strcmp(h[i].why, "all") != 0)
+            why = h[i].why;
+    }
     double open_secs = secs_since(t0);
     /* Let the server accept the last ones before its memory is read. */
     usleep(1000000);
     long rss1 = o->pid ? rss_kib(o->pid) : -1, slab1 = slab_kib();
-    unsigned long verified = verify_echo(fds, n);
-    for (unsigned long i = 0; i < n; i++)
-        close(fds[i]);
-    free(fds);
+    holders_tell(h, nh); /* verify */
+    for (int i = 0; i < nh; i++)
+        if (h[i].from && fscanf(h[i].from, "%lu", &h[i].verified) == 1)
+            verified += h[i].verified;
+    holders_tell(h, nh); /* close and exit */
+    for (int i = 0; i < nh; i++) {
+        waitpid(h[i].pid, NULL, 0);
+        if (h[i].from)
+            fclose(h[i].from);
+        close(h[i].to);
+    }
     double per_conn = n && rss0 >= 0 && rss1 >= 0 ? (double)(rss1 - rss0) * 1024 / (double)n : -1;
     double slab_per_conn = n ? (double)(slab1 - slab0) * 1024 / (double)n : -1;
-    printf("RESULT mode=hold status=%s held=%lu verified=%lu stop=%s open_secs=%.3f "
-           "rss_before_kib=%ld rss_after_kib=%ld bytes_per_conn=%.0f slab_bytes_per_conn=%.0f\n",
-           verified == n && n > 0 ? "ok" : "error", n, verified, why, open_secs, rss0, rss1,
+    printf("RESULT mode=hold status=%s held=%lu verified=%lu stop=%s processes=%d "
+           "open_secs=%.3f rss_before_kib=%ld rss_after_kib=%ld bytes_per_conn=%.0f "
+           "slab_bytes_per_conn=%.0f\n",
+           verified == n && n > 0 ? "ok" : "error", n, verified, why, nh, open_secs, rss0, rss1,
            per_conn, slab_per_conn);
+    free(h);
     return 0;
 }
 

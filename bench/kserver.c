@@ -52,11 +52,26 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
+static bool listeners_paused;
+
+/* Out of descriptors: stop watching the listeners (level-triggered, they
+ * would wake us in a loop) until a connection closes. */
+static void listeners_watch(bool on)
+{
+    for (int s = SVC_SINK; s <= SVC_ECHO; s++) {
+        struct epoll_event ev = {.events = on ? EPOLLIN : 0, .data.fd = lfd[s]};
+        epoll_ctl(epfd, EPOLL_CTL_MOD, lfd[s], &ev);
+    }
+    listeners_paused = !on;
+}
+
 static void conn_close(int fd)
 {
     free(conns[fd].pend);
     memset(&conns[fd], 0, sizeof(conns[fd]));
     close(fd); /* also leaves the epoll set */
+    if (listeners_paused)
+        listeners_watch(true);
 }
 
 static bool would_block(ssize_t n)
@@ -175,6 +190,8 @@ static void accept_all(enum service svc)
 {
     for (;;) {
         int fd = accept4(lfd[svc], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+            listeners_watch(false);
         if (fd < 0)
             return;
         if ((unsigned)fd >= max_fd) {
@@ -233,7 +250,13 @@ int main(int argc, char **argv)
             max_fd = (unsigned)strtoul(argv[i + 1], NULL, 10) + 64;
     }
     struct rlimit rl = {.rlim_cur = max_fd, .rlim_max = max_fd};
-    setrlimit(RLIMIT_NOFILE, &rl);
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        /* No CAP_SYS_RESOURCE: as many as the hard limit allows. */
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        fprintf(stderr, "kserver: descriptors limited to %llu\n",
+                (unsigned long long)rl.rlim_cur);
+    }
     conns = calloc(max_fd, sizeof(*conns));
     pattern = bench_pattern_new();
     epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -10,7 +10,9 @@
 #                     1 with BENCH_QUICK)
 #   BENCH_QUICK=1     a short smoke run: small transfers, few connections
 #   BENCH_BYTES=1G    bulk transfer size per direction (>= 1 GiB by default)
-#   BENCH_CONNS=N     idle connections the hold test tries to open (20000)
+#   BENCH_CONNS=N     idle connections the hold test tries to open (16000;
+#                     the kernel server is one process, so its column stops
+#                     at the descriptor limit, RLIMIT_NOFILE)
 #   BENCH_PROFILE=1   also record a perf profile of ustack during bulk
 #                     transfers (needs perf with a working cpu-clock event)
 #
@@ -36,11 +38,11 @@ if [ "$QUICK" = 1 ]; then
 else
     RUNS=${BENCH_RUNS:-3}
     BULK=${BENCH_BYTES:-1G}; ECHO_BYTES=256M; LOSS_BYTES=128M
-    RR_ITERS=100000; CRR_SECS=3; CONNS=${BENCH_CONNS:-20000}
+    RR_ITERS=100000; CRR_SECS=3; CONNS=${BENCH_CONNS:-16000}
     TB_SECS=3; SIM_BYTES=64M
 fi
 BULK_SECS=60    # time limit of one bulk or echo transfer
-LOSS_SECS=60    # ... of one transfer with 5% loss
+LOSS_SECS=30    # ... of one transfer with 5% loss
 HOLD_SECS=120   # ... for opening the idle connections
 LOSS_PROB=0.05
 
@@ -118,29 +120,40 @@ calc() {
     awk "BEGIN { x = $1; printf \"%.6g\n\", x }" 2>/dev/null || echo "-"
 }
 
-# kc NS LIMIT ARGS...: run kclient in NS on the client core, bounded; print
-# its RESULT line (or a status=error line).
+# kc NS LIMIT ARGS...: run kclient in NS on the client core (KC_CPU
+# overrides), bounded; print its RESULT line (or a status=error line).
 kc() {
     local ns=$1 limit=$2
     shift 2
     local out
-    out=$(timeout -k 5 "$limit" ip netns exec "$ns" taskset -c "$CLIENT_CPU" \
+    out=$(timeout -k 5 "$limit" ip netns exec "$ns" taskset -c "${KC_CPU:-$CLIENT_CPU}" \
         "$BIN/kclient" "$@" 2>>"$LOGS/kclient.log" | grep '^RESULT' | tail -n 1)
     echo "$ns kclient $*: ${out:-none}" >>"$LOGS/results-raw.log"
     echo "${out:-RESULT status=error why=no-result}"
 }
 
-# value LINE KEY: KEY's value if the run finished (status ok), else "-".
-# A transfer that hit its time limit still gives a (partial) rate, marked
-# in the raw log; the table uses it only if BENCH_ACCEPT_TIMEOUT=1.
+# value LINE KEY: KEY's value if the run finished (status ok) or hit its
+# time limit (status timeout: the rate of what moved until then), else "-".
 value() {
-    local st
-    st=$(field "$1" status)
-    if [ "$st" = ok ] || { [ "$st" = timeout ] && [ "${BENCH_ACCEPT_TIMEOUT:-1}" = 1 ]; }; then
-        field "$1" "$2"
-    else
-        echo "-"
-    fi
+    case $(field "$1" status) in
+    ok | timeout) field "$1" "$2" ;;
+    *) echo "-" ;;
+    esac
+}
+
+# cpu_busy: percent of all CPU time spent busy over one second, whoever
+# used it. The benchmark owns two cores' worth of load only while it runs,
+# so a busy machine before it starts makes every figure unreliable.
+cpu_busy() {
+    local a b
+    a=$(head -n 1 /proc/stat)
+    sleep 1
+    b=$(head -n 1 /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        n = split(a, x); split(b, y); total = 0
+        for (i = 2; i <= n; i++) total += y[i] - x[i]
+        idle = (y[5] - x[5]) + (y[6] - x[6])
+        printf "%.0f\n", total ? 100 * (total - idle) / total : 0 }'
 }
 
 # wait_ready LOGFILE PID: until the program printed "ready" (10 s at most).
@@ -240,23 +253,35 @@ tun_bound_once() {
 # ---- the TCP figures -------------------------------------------------------------
 
 # Arrays of per-run values, keyed by side: U (ustack) or K (kernel).
-declare -A V=()
+declare -A V=() TIMED_OUT=()
 add() { V[$1]="${V[$1]:-} $2"; }   # add KEY VALUE
+
+# addr KEY RESULT-LINE FIELD: record FIELD of a run under KEY; a run that
+# hit its time limit marks KEY (the table shows its figure with a '*').
+addr() {
+    add "$1" "$(value "$2" "$3")"
+    [ "$(field "$2" status)" = timeout ] && TIMED_OUT[$1]=1
+    return 0
+}
 
 # tcp_round SIDE NS HOST: one run of every TCP figure against one server.
 tcp_round() {
     local side=$1 ns=$2 host=$3 r
     r=$(kc "$ns" $((BULK_SECS + 20)) send "$host" --bytes "$BULK" --seconds $BULK_SECS)
-    add "$side.bulk_in" "$(value "$r" gbps)"
+    addr "$side.bulk_in" "$r" gbps
     r=$(kc "$ns" $((BULK_SECS + 20)) recv "$host" --bytes "$BULK" --seconds $BULK_SECS)
-    add "$side.bulk_out" "$(value "$r" gbps)"
+    addr "$side.bulk_out" "$r" gbps
     r=$(kc "$ns" $((BULK_SECS + 20)) echo "$host" --bytes "$ECHO_BYTES" --seconds $BULK_SECS)
-    add "$side.echo" "$(value "$r" gbps)"
+    addr "$side.echo" "$r" gbps
     r=$(kc "$ns" 60 rr "$host" --iters "$RR_ITERS" --seconds 30)
-    add "$side.rr" "$(value "$r" mean_us)"
-    add "$side.rr99" "$(value "$r" p99_us)"
+    addr "$side.rr" "$r" mean_us
+    addr "$side.rr99" "$r" p99_us
+    # The same exchange with client and server sharing one core: no
+    # cross-core wake-up (costly in a VM), a context switch instead.
+    r=$(KC_CPU=$SERVER_CPU kc "$ns" 60 rr "$host" --iters "$RR_ITERS" --seconds 30)
+    addr "$side.rr1" "$r" mean_us
     r=$(kc "$ns" $((CRR_SECS + 30)) crr "$host" --seconds "$CRR_SECS")
-    add "$side.crr" "$(value "$r" cps)"
+    addr "$side.crr" "$r" cps
 }
 
 # hold SIDE NS HOST PID
@@ -276,9 +301,9 @@ declare -A HOLD_STOP=()
 loss_round() {
     local side=$1 ns=$2 host=$3 r
     r=$(kc "$ns" $((LOSS_SECS + 20)) send "$host" --bytes "$LOSS_BYTES" --seconds $LOSS_SECS)
-    add "$side.loss_in" "$(value "$r" gbps)"
+    addr "$side.loss_in" "$r" gbps
     r=$(kc "$ns" $((LOSS_SECS + 20)) recv "$host" --bytes "$LOSS_BYTES" --seconds $LOSS_SECS)
-    add "$side.loss_out" "$(value "$r" gbps)"
+    addr "$side.loss_out" "$r" gbps
 }
 
 set_loss() { # NS IFNAME on|off
@@ -293,6 +318,37 @@ set_loss() { # NS IFNAME on|off
 med() { # KEY: median of the runs recorded under KEY
     # shellcheck disable=SC2086
     median ${V[$1]:-}
+}
+
+# mk KEY DIGITS: the median of KEY formatted, with '*' when a run of KEY
+# hit its time limit.
+mk() { echo "$(fmt "$(med "$1")" "$2")${TIMED_OUT[$1]:+*}"; }
+
+# ---- optional profile of ustack under load ---------------------------------------------
+
+# BENCH_PROFILE=1: sample ustack_bench (perf, cpu-clock: works in VMs
+# without hardware counters) during one bulk transfer each way; the flat
+# profiles land in $LOGS/perf-in.txt and perf-out.txt.
+profile_ustack() {
+    [ "${BENCH_PROFILE:-0}" = 1 ] || return 0
+    command -v perf >/dev/null 2>&1 || { log "perf not found: no profile"; return 0; }
+    local dir mode p
+    for dir in in:send out:recv; do
+        mode=${dir#*:}
+        dir=${dir%%:*}
+        timeout -k 2 $((BULK_SECS + 30)) perf record -q -e cpu-clock -p "$USTACK_PID" \
+            -o "$LOGS/perf-$dir.data" >/dev/null 2>&1 &
+        p=$!
+        PIDS+=("$p")
+        sleep 0.5
+        kc "$NS_T" $((BULK_SECS + 20)) "$mode" "$TUN_ADDR" --bytes "$BULK" \
+            --seconds $BULK_SECS >/dev/null
+        kill -INT "$p" 2>/dev/null
+        wait "$p"
+        perf report -i "$LOGS/perf-$dir.data" --stdio --sort symbol 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | head -n 40 >"$LOGS/perf-$dir.txt"
+    done
+    log "profiles: $LOGS/perf-in.txt, $LOGS/perf-out.txt"
 }
 
 # ---- the simulation ------------------------------------------------------------------
@@ -331,8 +387,8 @@ bytes_to_mib() {
 
 # row METRIC USTACK KERNEL TARGET RESULT: ratio = ustack / kernel.
 row() {
-    local ratio=-
-    [ "$2" != - ] && [ "$3" != - ] && ratio=$(calc "$2 / $3")
+    local ratio=- u=${2%\*} k=${3%\*}
+    [ "$u" != - ] && [ "$k" != - ] && ratio=$(fmt "$(calc "$u / $k")" 3)
     printf '%-44s %12s %12s %8s  %-30s %s\n' "$1" "$2" "$3" "$ratio" "$4" "$5"
 }
 
@@ -351,16 +407,15 @@ print_table() {
     tb_r=$(median "${TB_READ_PPS[@]}"); tb_w=$(median "${TB_WRITE_PPS[@]}")
     tb_rg=$(calc "$tb_r * 1500 * 8 / 1e9"); tb_wg=$(calc "$tb_w * 1500 * 8 / 1e9")
 
-    local ui ki uo ko ue ke ur kr ur99 kr99 uc kc_ um km uh kh uli kli ulo klo
+    # Raw medians for the targets; mk formats them for the table.
+    local ui ki uo ko ur uc uh kh uli ulo um km
     ui=$(med U.bulk_in); ki=$(med K.bulk_in)
     uo=$(med U.bulk_out); ko=$(med K.bulk_out)
-    ue=$(med U.echo); ke=$(med K.echo)
-    ur=$(med U.rr); kr=$(med K.rr); ur99=$(med U.rr99); kr99=$(med K.rr99)
-    uc=$(med U.crr); kc_=$(med K.crr)
+    ur=$(med U.rr); uc=$(med U.crr)
+    uh=$(med U.held); kh=$(med K.held)
+    uli=$(med U.loss_in); ulo=$(med U.loss_out)
     um=$(med U.rss_per_conn); km=$(med K.slab_per_conn)
     [ "$km" != - ] && km=$(calc "$km / 2") # both ends of the veth are kernel sockets
-    uh=$(med U.held); kh=$(med K.held)
-    uli=$(med U.loss_in); kli=$(med K.loss_in); ulo=$(med U.loss_out); klo=$(med K.loss_out)
 
     # ustack's data packets per second (1460-byte segments: no TCP options
     # on data) as a fraction of the TUN device's packet rate.
@@ -373,41 +428,47 @@ print_table() {
         "Linux $(uname -r); client on cpu $CLIENT_CPU, server on cpu $SERVER_CPU"
     echo "runs: $RUNS (median shown); bulk $BULK per direction, echo $ECHO_BYTES," \
         "rr $RR_ITERS exchanges, crr ${CRR_SECS}s, hold $CONNS, loss $LOSS_BYTES at $LOSS_PROB"
-    echo "kernel reference: veth pair, MTU 1500, offloads $OFFLOADS"
+    echo "kernel reference: veth pair, MTU 1500, offloads $OFFLOADS;" \
+        "congestion control $(cat /proc/sys/net/ipv4/tcp_congestion_control)"
+    echo "machine busy before the run: ${BUSY_BEFORE}% of CPU (other processes;" \
+        "figures are unreliable well above 0), after: ${BUSY_AFTER}%"
     echo
     printf '%-44s %12s %12s %8s  %-30s %s\n' "metric" "ustack" "kernel" "ratio" "target" "result"
-    printf '%s\n' "$(printf '%.0s-' $(seq 120))"
+    printf '%s\n' "$(printf '%.0s-' $(seq 118))"
     row "TUN bound, read only (pkt/s)" "$(fmt "$tb_r" 0)" - "" ""
     row "TUN bound, read only (Gbit/s, 1500 B)" "$(fmt "$tb_rg" 3)" - "" ""
     row "TUN bound, write only (pkt/s)" "$(fmt "$tb_w" 0)" - "" ""
     row "TUN bound, write only (Gbit/s, 1500 B)" "$(fmt "$tb_wg" 3)" - "" ""
-    row "bulk kernel->ustack (Gbit/s)" "$(fmt "$ui" 3)" "$(fmt "$ki" 3)" \
+    row "bulk kernel->ustack (Gbit/s)" "$(mk U.bulk_in 3)" "$(mk K.bulk_in 3)" \
         ">= kernel" "$(passmiss "$ui >= $ki")"
     row "  as fraction of TUN read bound" "$(fmt "$ui_frac" 3)" - ">= 0.75" \
         "$(passmiss "$ui_frac >= 0.75")"
-    row "bulk ustack->kernel (Gbit/s)" "$(fmt "$uo" 3)" "$(fmt "$ko" 3)" \
+    row "bulk ustack->kernel (Gbit/s)" "$(mk U.bulk_out 3)" "$(mk K.bulk_out 3)" \
         ">= kernel" "$(passmiss "$uo >= $ko")"
     row "  as fraction of TUN write bound" "$(fmt "$uo_frac" 3)" - ">= 0.75" \
         "$(passmiss "$uo_frac >= 0.75")"
-    row "echo throughput (Gbit/s each way)" "$(fmt "$ue" 3)" "$(fmt "$ke" 3)" "" ""
-    row "1-byte request/response, mean (us)" "$(fmt "$ur" 2)" "$(fmt "$kr" 2)" \
+    row "echo throughput (Gbit/s each way)" "$(mk U.echo 3)" "$(mk K.echo 3)" "" ""
+    row "1-byte request/response, mean (us)" "$(mk U.rr 2)" "$(mk K.rr 2)" \
         "<= 6.6" "$(passmiss "$ur <= 6.6")"
-    row "1-byte request/response, p99 (us)" "$(fmt "$ur99" 2)" "$(fmt "$kr99" 2)" "" ""
-    row "new connections per second (pinned)" "$(fmt "$uc" 0)" "$(fmt "$kc_" 0)" \
+    row "1-byte request/response, p99 (us)" "$(mk U.rr99 2)" "$(mk K.rr99 2)" "" ""
+    row "1-byte req/resp, one shared core (us)" "$(mk U.rr1 2)" "$(mk K.rr1 2)" "" ""
+    row "new connections per second (pinned)" "$(mk U.crr 0)" "$(mk K.crr 0)" \
         ">= 46000" "$(passmiss "$uc >= 46000")"
     row "memory per idle connection (bytes)" "$(fmt "$um" 0)" "$(fmt "$km" 0)" \
         "" "(kernel: slab growth)"
     row "concurrent established connections" "$uh" "$kh" ">= 10000" \
-        "$(passmiss "$uh >= 10000") (stop: ${HOLD_STOP[U]:-?})"
-    row "bulk kernel->ustack, 5% loss (Gbit/s)" "$(fmt "$uli" 3)" "$(fmt "$kli" 3)" \
+        "$(passmiss "$uh >= 10000") (ustack stop: ${HOLD_STOP[U]:-?})"
+    row "bulk kernel->ustack, 5% loss (Gbit/s)" "$(mk U.loss_in 3)" "$(mk K.loss_in 3)" \
         ">= 0.5 x loss-free ($(fmt "$(calc "$ui / 2")" 3))" "$(passmiss "$uli >= $ui / 2")"
-    row "bulk ustack->kernel, 5% loss (Gbit/s)" "$(fmt "$ulo" 3)" "$(fmt "$klo" 3)" \
+    row "bulk ustack->kernel, 5% loss (Gbit/s)" "$(mk U.loss_out 3)" "$(mk K.loss_out 3)" \
         ">= 0.5 x loss-free ($(fmt "$(calc "$uo / 2")" 3))" "$(passmiss "$ulo >= $uo / 2")"
     row "sim: instructions per MiB (callgrind)" "$(fmt "$SIM_INSN_PER_MIB" 0)" - "" ""
     row "sim: wall time per MiB (us)" "$(fmt "$SIM_US_PER_MIB" 1)" - "" ""
     echo
-    echo "kernel column: the same client against the kernel's own server over veth."
-    echo "ratio: ustack / kernel (for latency, lower is better). Runs: $LOGS/results-raw.log"
+    echo "kernel: the same client against the kernel's own server over veth."
+    echo "ratio: ustack / kernel (for latency and memory, lower is better)."
+    echo "*: a run hit its time limit; the figure is the rate until then."
+    echo "Every run: $LOGS/results-raw.log"
 }
 
 # ---- main --------------------------------------------------------------------------------
@@ -415,6 +476,8 @@ print_table() {
 main() {
     log "logs in $LOGS; $RUNS run(s) per figure; quick=$QUICK"
     : >"$LOGS/results-raw.log"
+    BUSY_BEFORE=$(cpu_busy)
+    [ "$BUSY_BEFORE" -gt 10 ] && log "warning: the machine is ${BUSY_BEFORE}% busy already"
     setup_namespaces || { log "cannot create the namespaces"; exit 1; }
     [ "$HAVE_ETHTOOL" = yes ] || log "ethtool not found: the veth keeps its offloads on"
 
@@ -430,6 +493,8 @@ main() {
         log "run $r/$RUNS: kernel over veth"
         tcp_round K "$NS_A" "$VETH_BADDR"
     done
+
+    profile_ustack
 
     log "idle connections: up to $CONNS"
     hold_round U "$NS_T" "$TUN_ADDR" "$USTACK_PID"
@@ -450,6 +515,7 @@ main() {
     stop_pid "$USTACK_PID"
     stop_pid "$KSERVER_PID"
 
+    BUSY_AFTER=$(cpu_busy)
     log "simulation ($SIM_BYTES over memlink)"
     sim_bench
 
