@@ -243,12 +243,7 @@ static void print_summary(const struct ping *p, const char *dest)
 static int run_ping(struct ping *p, const char *dest)
 {
     struct cli_session *s = p->s;
-    if (p->size + IPV4_HDR + ICMP_ECHO_HDR > s->link->mtu) {
-        cli_error("ping", "-s %lu does not fit the MTU %u (at most %u data bytes; "
-                  "ustack does not fragment)",
-                  p->size, s->link->mtu, s->link->mtu - IPV4_HDR - ICMP_ECHO_HDR);
-        return 2;
-    }
+    /* Requests larger than the MTU leave in fragments (up to MAX_PAYLOAD). */
     p->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     if (p->timerfd < 0 || arm_timer(p, 0, p->interval_ms) < 0) {
         cli_error("ping", "cannot create a timer: %s", strerror(errno));

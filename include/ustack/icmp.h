@@ -23,8 +23,11 @@ typedef void (*ustack_echo_reply_fn)(void *ctx, uint32_t from, uint16_t id,
                                      size_t len, uint64_t now);
 
 /* Send one echo request to dst (host byte order) carrying len bytes of
- * data. Returns 0, -EMSGSIZE when 28 + len exceeds the link MTU, -ENOBUFS
- * when the packet pool is empty, or -EINVAL (data NULL with len > 0). */
+ * data; a request larger than the link MTU is sent in fragments. Returns 0,
+ * -EMSGSIZE when 28 + len exceeds 65535 (the largest IPv4 packet), -ENOBUFS
+ * when no buffer is free, -EHOSTUNREACH (Ethernet link: dst is off our
+ * subnet, or did not answer ARP lately), or -EINVAL (data NULL with
+ * len > 0). */
 int ustack_ping_send(struct ustack *st, uint32_t dst, uint16_t id,
                      uint16_t seq, const void *data, size_t len);
 

@@ -25,7 +25,31 @@
     X(link, drop_ipv6, "IPv6 frames dropped (IPv6 not implemented yet)")      \
     X(link, drop_unknown_proto, "frames of an unknown network protocol")      \
     X(link, drop_empty, "zero-length frames")                                 \
+    X(link, drop_short_frame, "Ethernet frames shorter than their header")    \
+    X(link, drop_not_for_us, "Ethernet frames for another MAC or multicast")  \
     X(link, rx_batch_limit, "reads paused at the runner's batch cap")
+
+#define USTACK_STATS_ARP(X)                                                   \
+    X(arp, rx, "ARP packets received")                                        \
+    X(arp, tx, "ARP packets sent")                                            \
+    X(arp, rx_request, "requests for our address")                            \
+    X(arp, rx_reply, "replies addressed to us")                               \
+    X(arp, tx_request, "requests sent (resolving or re-checking)")            \
+    X(arp, tx_reply, "replies sent")                                          \
+    X(arp, tx_announce, "gratuitous ARP announcements sent")                  \
+    X(arp, drop_malformed, "too short, not Ethernet/IPv4, or unknown op")     \
+    X(arp, drop_bad_sender, "impossible sender MAC or IPv4 address")          \
+    X(arp, conflict, "another host claims our IPv4 address")                  \
+    X(arp, ignored, "not for us and about no neighbour we know")              \
+    X(arp, learned, "neighbours added to the cache")                          \
+    X(arp, confirmed, "cache entries set or confirmed by an answer")          \
+    X(arp, evicted, "cache entries dropped to make room (oldest)")            \
+    X(arp, stale, "entries used after their reachable time: re-checked")      \
+    X(arp, queued, "packets held while their next hop is resolved")           \
+    X(arp, drop_queue_full, "held packets dropped: queue full (oldest)")      \
+    X(arp, resolve_failed, "neighbours that did not answer any request")      \
+    X(arp, drop_unresolved, "held packets dropped: no answer")                \
+    X(arp, drop_failed, "packets refused: neighbour recently unreachable")
 
 #define USTACK_STATS_IP(X)                                                    \
     X(ip, rx, "IPv4 packets received")                                        \
@@ -38,10 +62,23 @@
     X(ip, drop_bad_checksum, "header checksum wrong")                         \
     X(ip, drop_bad_source, "impossible source address (RFC 1122 3.2.1.3)")    \
     X(ip, drop_not_ours, "destination address is not ours")                   \
-    X(ip, drop_fragment, "fragments (reassembly not implemented yet)")        \
     X(ip, drop_bad_options, "malformed IPv4 options")                         \
     X(ip, drop_unknown_protocol, "no handler for the IP protocol")            \
-    X(ip, drop_too_big, "outgoing packets larger than the link MTU")
+    X(ip, drop_too_big, "outgoing packets too large (DF set, or past 64 KiB)") \
+    X(ip, drop_no_route, "outgoing packets to an address off our subnet")     \
+    X(ip, frag_rx, "fragments received")                                      \
+    X(ip, reasm_ok, "datagrams reassembled from fragments")                   \
+    X(ip, reasm_duplicate, "identical copies of a fragment, ignored")         \
+    X(ip, reasm_overlap, "datagrams dropped: fragments overlap or disagree")  \
+    X(ip, reasm_too_big, "datagrams dropped: past the largest datagram size") \
+    X(ip, reasm_bad_fragment, "fragments dropped: empty, or more follow and " \
+                              "the length is not a multiple of 8")            \
+    X(ip, reasm_timeout, "incomplete datagrams freed at the timeout")         \
+    X(ip, reasm_evicted, "incomplete datagrams dropped to make room")         \
+    X(ip, reasm_no_memory, "datagrams dropped: larger than all reassembly "   \
+                           "memory")                                          \
+    X(ip, frag_tx, "fragments sent")                                          \
+    X(ip, frag_datagrams, "outgoing datagrams split into fragments")
 
 #define USTACK_STATS_ICMP(X)                                                  \
     X(icmp, rx, "ICMP messages received")                                     \
@@ -54,6 +91,7 @@
     X(icmp, rx_time_exceeded, "time exceeded messages received")              \
     X(icmp, rx_param_problem, "parameter problem messages received")          \
     X(icmp, tx_dest_unreach, "destination unreachable messages sent")         \
+    X(icmp, tx_time_exceeded, "time exceeded messages sent (reassembly)")     \
     X(icmp, drop_truncated, "shorter than an ICMP header")                    \
     X(icmp, drop_bad_checksum, "ICMP checksum wrong")                         \
     X(icmp, drop_unknown_type, "ICMP type we do not handle")                  \
@@ -137,6 +175,7 @@
 
 #define USTACK_STATS(X)                                                       \
     USTACK_STATS_LINK(X)                                                      \
+    USTACK_STATS_ARP(X)                                                       \
     USTACK_STATS_IP(X)                                                        \
     USTACK_STATS_ICMP(X)                                                      \
     USTACK_STATS_TCP(X)                                                       \

@@ -86,6 +86,35 @@ struct ustack_tcp_config {
                                  cookies when a SYN queue is full */
 };
 
+/* ARP (RFC 826, RFC 1122 §2.3.2): Ethernet links only. Zero means "the
+ * default" in every field. */
+struct ustack_arp_config {
+    unsigned cache_size;   /* neighbours remembered at once; when full the
+                              oldest entry makes room; 0 = 256 */
+    unsigned reachable_ms; /* an answer is trusted this long; a later use
+                              sends a fresh request while the old address
+                              stays in use; 0 = 60000 */
+    unsigned queue_len;    /* packets held per neighbour being resolved
+                              (the oldest is dropped); 0 = 3 */
+    unsigned max_requests; /* requests per resolution before giving up (the
+                              held packets are dropped); 0 = 3 */
+    unsigned retry_ms;     /* between two requests; 0 = 1000. After giving
+                              up, sending to that neighbour fails with
+                              EHOSTUNREACH for max_requests * retry_ms */
+};
+
+/* IPv4 reassembly (RFC 791 §3.2, RFC 815, RFC 1122 §3.3.2). Zero means
+ * "the default" in every field. */
+struct ustack_reasm_config {
+    unsigned max_bytes;     /* fragment data held at once, all datagrams
+                               together (allocated once); 0 = 4 MiB */
+    unsigned max_datagrams; /* incomplete datagrams at once; 0 = 64 */
+    unsigned max_size;      /* largest reassembled datagram, header
+                               included, 576..65535; 0 = 65535 */
+    unsigned timeout_ms;    /* an incomplete datagram is freed this long
+                               after its first fragment; 0 = 30000 */
+};
+
 /* UDP tunables (RFC 768). Zero means "the default" in every field. Each
  * socket queues received datagrams until the application reads them, in
  * storage of its own allocated at the first datagram; past either bound a
@@ -106,6 +135,20 @@ struct ustack_config {
     /* Packet buffers: how many, each large enough for MTU + headroom. The
      * pool is allocated once; no allocation per packet afterwards. 0 = 256. */
     unsigned pbuf_count;
+
+    /* Buffers for packets larger than the MTU (e.g. the reply to a 64 KiB
+     * ping), 64 KiB each, fragmented on output (RFC 791 §3.2). Allocated
+     * once; a packet finds none free: dropped and counted. 0 = 8. */
+    unsigned large_pbuf_count;
+
+    struct ustack_reasm_config reasm; /* IPv4 reassembly, see above */
+
+    /* Ethernet links: our MAC address. Without has_mac, a locally
+     * administered unicast address derived from the secret (so a test
+     * with a fixed secret always gets the same one). */
+    bool has_mac;
+    uint8_t mac[6];
+    struct ustack_arp_config arp; /* neighbour resolution, see above */
 
     /* ICMP error rate limit (RFC 1812 §4.3.2.8 token bucket):
      * burst size and tokens per second. 0 = defaults (10, 100/s). */

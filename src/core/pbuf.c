@@ -18,6 +18,7 @@ int pbuf_pool_init(struct pbuf_pool *pool, unsigned count, size_t payload_max)
     for (unsigned i = 0; i < count; i++) {
         struct pbuf *pb = (struct pbuf *)(mem + (size_t)i * size);
         pb->size = pool->buf_size;
+        pb->owner = pool;
         pb->next = pool->free;
         pool->free = pb;
     }
@@ -49,6 +50,7 @@ void pbuf_free(struct pbuf_pool *pool, struct pbuf *pb)
 {
     if (!pb)
         return;
+    pool = pb->owner; /* the caller's pool may be a sibling */
     pb->next = pool->free;
     pool->free = pb;
     pool->available++;

@@ -20,8 +20,11 @@
  * Ethernet (14) + IPv6 (40) or IPv4 (20) + TCP with options (60), rounded. */
 #define PBUF_HEADROOM 128
 
+struct pbuf_pool;
+
 struct pbuf {
     struct pbuf *next; /* link in a queue (free list, ARP wait queue, ...) */
+    struct pbuf_pool *owner; /* the pool it returns to */
     uint8_t *data;     /* first valid byte */
     size_t len;        /* number of valid bytes */
     size_t size;       /* bytes in buf[] */
@@ -44,6 +47,9 @@ void pbuf_pool_destroy(struct pbuf_pool *pool);
 /* A fresh empty buffer with PBUF_HEADROOM in front, or NULL if the pool is
  * empty (the caller counts the drop). */
 struct pbuf *pbuf_alloc(struct pbuf_pool *pool);
+/* Return pb to the pool it came from. A stack has more than one pool
+ * (MTU-sized and 64 KiB buffers); each buffer knows its owner, so `pool`
+ * only needs to be one of the stack's pools. NULL pb is ignored. */
 void pbuf_free(struct pbuf_pool *pool, struct pbuf *pb);
 
 /* Bytes that can still be appended / prepended. */

@@ -11,11 +11,15 @@
 #include <sys/random.h>
 
 #include "api/socket.h"
+#include "net/arp.h"
+#include "net/ethernet.h"
+#include "net/frag.h"
 #include "net/ipv4.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
 
 #define DEFAULT_PBUF_COUNT 256
+#define DEFAULT_LARGE_PBUF_COUNT 8
 #define DEFAULT_TTL 64
 #define DEFAULT_ICMP_BURST 10
 #define DEFAULT_ICMP_RATE 100
@@ -26,6 +30,9 @@ void ustack_config_init(struct ustack_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->ttl = DEFAULT_TTL;
     cfg->pbuf_count = DEFAULT_PBUF_COUNT;
+    cfg->large_pbuf_count = DEFAULT_LARGE_PBUF_COUNT;
+    frag_config_defaults(&cfg->reasm);
+    arp_config_defaults(&cfg->arp);
     cfg->icmp_error_burst = DEFAULT_ICMP_BURST;
     cfg->icmp_error_rate = DEFAULT_ICMP_RATE;
     cfg->max_sockets = DEFAULT_MAX_SOCKETS;
@@ -40,6 +47,10 @@ static void apply_defaults(struct ustack_config *cfg)
         cfg->ttl = DEFAULT_TTL;
     if (!cfg->pbuf_count)
         cfg->pbuf_count = DEFAULT_PBUF_COUNT;
+    if (!cfg->large_pbuf_count)
+        cfg->large_pbuf_count = DEFAULT_LARGE_PBUF_COUNT;
+    frag_config_defaults(&cfg->reasm);
+    arp_config_defaults(&cfg->arp);
     if (!cfg->icmp_error_burst)
         cfg->icmp_error_burst = DEFAULT_ICMP_BURST;
     if (!cfg->icmp_error_rate)
@@ -84,6 +95,16 @@ struct ustack *ustack_new(const struct ustack_config *cfg,
     unsigned mtu = link->mtu ? link->mtu : 1500;
     if (pbuf_pool_init(&st->pool, st->cfg.pbuf_count, mtu) < 0)
         goto fail;
+    /* Packets larger than the MTU, fragmented on output (src/net/ipv4.c). */
+    if (pbuf_pool_init(&st->large_pool, st->cfg.large_pbuf_count, 65535) < 0)
+        goto fail;
+    if (frag_init(st) < 0)
+        goto fail;
+    if (link->kind == USTACK_LINK_ETHERNET) {
+        eth_choose_mac(st, st->mac);
+        if (arp_init(st) < 0)
+            goto fail;
+    }
     /* Start IP identification somewhere unpredictable (RFC 6864 §4). */
     st->ip_id = (uint16_t)(st->cfg.secret[0] << 8 | st->cfg.secret[1]);
     ratelimit_init(&st->icmp_errors, st->cfg.icmp_error_burst,
@@ -94,6 +115,9 @@ struct ustack *ustack_new(const struct ustack_config *cfg,
         goto fail;
     if (sock_table_init(st) < 0)
         goto fail;
+    /* The interface is up: tell the neighbours who we are (RFC 5227 §2.3). */
+    if (st->arp)
+        arp_announce(st);
     return st;
 fail:
     ustack_free(st);
@@ -107,6 +131,9 @@ void ustack_free(struct ustack *st)
     sock_table_free(st); /* first: detaches sockets from TCP's connections */
     tcp_destroy(st);
     udp_destroy(st);
+    arp_destroy(st); /* before the pools: it holds packets */
+    frag_destroy(st);
+    pbuf_pool_destroy(&st->large_pool);
     pbuf_pool_destroy(&st->pool);
     free(st);
 }
@@ -130,9 +157,8 @@ void ustack_input(struct ustack *st, const void *frame, size_t len, uint64_t now
         STAT_INC(st, link_drop_empty);
         return;
     }
-    if (st->link->kind != USTACK_LINK_IP) {
-        /* Ethernet framing arrives with the TAP issue. */
-        STAT_INC(st, link_drop_unknown_proto);
+    if (st->link->kind == USTACK_LINK_ETHERNET) {
+        eth_input(st, p, len);
         return;
     }
     switch (p[0] >> 4) {
@@ -156,6 +182,12 @@ uint64_t ustack_timer(struct ustack *st, uint64_t now)
     uint64_t tcp_next = tcp_timer(st, st->now);
     if (tcp_next < next)
         next = tcp_next;
+    uint64_t frag_next = frag_timer(st, st->now);
+    if (frag_next < next)
+        next = frag_next;
+    uint64_t arp_next = arp_timer(st, st->now);
+    if (arp_next < next)
+        next = arp_next;
     return next;
 }
 

@@ -16,6 +16,8 @@
 #include "ustack/ustack.h"
 
 struct tcp_state;
+struct frag_state;
+struct arp_state;
 struct udp_state;
 struct sock_table;
 
@@ -25,11 +27,16 @@ struct ustack {
     uint64_t now;               /* latest time given by the caller, us */
     struct ustack_stats stats;
     struct pbuf_pool pool;      /* output buffers */
+    struct pbuf_pool large_pool; /* 64 KiB output buffers (src/net/ipv4.c) */
 
     uint16_t ip_id;             /* next IPv4 identification field */
     struct ratelimit icmp_errors;
     ustack_echo_reply_fn echo_reply_fn; /* src/net/ping.c */
     void *echo_reply_ctx;
+
+    struct frag_state *frag;    /* IPv4 reassembly, src/net/frag.c */
+    uint8_t mac[6];             /* our MAC (Ethernet links), src/net/ethernet.c */
+    struct arp_state *arp;      /* neighbour cache, src/net/arp.c */
 
     struct tcp_state *tcp;      /* src/tcp */
     struct udp_state *udp;      /* src/udp */

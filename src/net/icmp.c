@@ -74,6 +74,10 @@ static void error_input(struct ustack *st, const struct ip4_rx *ip)
     err.type = msg[ICMP_OFF_TYPE];
     err.code = msg[ICMP_OFF_CODE];
     err.info = get_be32(msg + ICMP_OFF_INFO);
+    /* RFC 1191 §4: the next-hop MTU is the low-order 16 bits. */
+    err.next_hop_mtu = err.type == ICMP_DEST_UNREACH && err.code == ICMP_UNREACH_FRAG_NEEDED
+                           ? (uint16_t)(err.info & 0xffff)
+                           : 0;
     if (!parse_quote(msg + ICMP_HDR_LEN, ip->payload_len - ICMP_HDR_LEN, &err)) {
         STAT_INC(st, icmp_drop_bad_quote);
         return;
@@ -229,6 +233,8 @@ static void send_error(struct ustack *st, const struct ip4_rx *ip,
         STAT_INC(st, icmp_tx);
         if (type == ICMP_DEST_UNREACH)
             STAT_INC(st, icmp_tx_dest_unreach);
+        else if (type == ICMP_TIME_EXCEEDED)
+            STAT_INC(st, icmp_tx_time_exceeded);
     }
 }
 

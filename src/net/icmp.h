@@ -31,6 +31,10 @@ struct ip4_rx;
 #define ICMP_UNREACH_PORT 3
 #define ICMP_UNREACH_FRAG_NEEDED 4
 
+/* Time exceeded codes (RFC 792). */
+#define ICMP_TIMXCEED_TTL 0
+#define ICMP_TIMXCEED_REASSEMBLY 1
+
 /* Every ICMP message starts with type, code, checksum and 4 more bytes
  * (identifier + sequence for echo, unused or next-hop MTU for errors). */
 #define ICMP_HDR_LEN 8
@@ -53,6 +57,11 @@ void icmp4_send_error(struct ustack *st, const struct ip4_rx *ip,
 struct icmp4_error {
     uint8_t type, code;
     uint32_t info;             /* the 4 bytes after the ICMP checksum */
+    uint16_t next_hop_mtu;     /* fragmentation needed (type 3 code 4):
+                                  the MTU of the link that refused the
+                                  packet (RFC 1191 §4), 0 if the router
+                                  did not say (an RFC 792 router); 0 for
+                                  every other error */
     uint32_t src, dst;         /* the quoted packet's addresses (host order) */
     uint8_t proto;             /* the quoted packet's protocol */
     const uint8_t *transport;  /* start of the quoted transport header */

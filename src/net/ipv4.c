@@ -7,18 +7,25 @@
  * borrows the frame and is handed to the protocol's handler.
  *
  * Output prepends a 20-byte header (we send no options) to a pbuf that the
- * layer above filled, and hands the frame to the link.
+ * layer above filled, finds the next hop's link address when the link is
+ * Ethernet (src/net/arp.c), and hands the packet to the link, split into
+ * fragments when it is larger than the MTU.
  *
- * Fragmentation is not implemented: fragments are dropped on input and we
- * refuse to send anything larger than the MTU.
+ * Fragments on input are handed to src/net/frag.c, which delivers the
+ * datagram through ip4_deliver() once it is whole: parsing and delivery are
+ * separate steps so both paths share the demultiplexer.
  */
 #include "net/ipv4.h"
 
 #include <errno.h>
+#include <string.h>
 
 #include "core/bytes.h"
 #include "core/checksum.h"
 #include "core/stack.h"
+#include "net/arp.h"
+#include "net/ethernet.h"
+#include "net/frag.h"
 #include "net/icmp.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
@@ -77,6 +84,14 @@ bool ip4_is_valid_source(const struct ustack *st, uint32_t addr)
     if (first == 0 || first == 127 || first >= 224)
         return false;
     return !ip4_is_broadcast(st, addr) && !ip4_is_local(st, addr);
+}
+
+/* Netmask 0 (a /32, no subnet) counts every address as on the link: with
+ * no router concept, that is the only way such a stack reaches anyone. */
+bool ip4_on_link(const struct ustack *st, uint32_t addr)
+{
+    uint32_t mask = st->cfg.netmask;
+    return (addr & mask) == (st->cfg.addr & mask);
 }
 
 /* Is the packet addressed to us: our address, or a broadcast we listen to
@@ -152,7 +167,7 @@ static bool check_header(struct ustack *st, const uint8_t *pkt, size_t len,
     return true;
 }
 
-/* The checks on addresses and fragmentation, once the header is sound. */
+/* The checks on addresses, once the header is sound. */
 static bool check_delivery(struct ustack *st, const struct ip4_rx *rx)
 {
     if (!ip4_is_valid_source(st, rx->src)) {
@@ -161,11 +176,6 @@ static bool check_delivery(struct ustack *st, const struct ip4_rx *rx)
     }
     if (!is_our_destination(st, rx->dst)) {
         STAT_INC(st, ip_drop_not_ours);
-        return false;
-    }
-    /* Any fragment, first or later: reassembly comes with a later issue. */
-    if (rx->frag & (IP4_FRAG_MF | IP4_FRAG_OFFSET)) {
-        STAT_INC(st, ip_drop_fragment);
         return false;
     }
     return true;
@@ -198,22 +208,33 @@ static void no_protocol_handler(struct ustack *st, const struct ip4_rx *rx)
     icmp4_send_error(st, rx, ICMP_DEST_UNREACH, ICMP_UNREACH_PROTOCOL, 0);
 }
 
+void ip4_deliver(struct ustack *st, const struct ip4_rx *rx)
+{
+    /* The demultiplexer: one line per protocol that has a handler. */
+    switch (rx->proto) {
+    case IP_PROTO_ICMP: icmp4_input(st, rx); break;
+    case IP_PROTO_TCP: tcp_input(st, rx); break;
+    case IP_PROTO_UDP: udp_input(st, rx); break;
+    default:
+        no_protocol_handler(st, rx);
+        return;
+    }
+    STAT_INC(st, ip_delivered);
+}
+
 void ip4_input(struct ustack *st, const uint8_t *pkt, size_t len)
 {
     struct ip4_rx rx;
     STAT_INC(st, ip_rx);
     if (!ip4_parse(st, pkt, len, &rx))
         return;
-    /* The demultiplexer: one line per protocol that has a handler. */
-    switch (rx.proto) {
-    case IP_PROTO_ICMP: icmp4_input(st, &rx); break;
-    case IP_PROTO_TCP: tcp_input(st, &rx); break;
-    case IP_PROTO_UDP: udp_input(st, &rx); break;
-    default:
-        no_protocol_handler(st, &rx);
+    /* A fragment is any packet with more to follow or a non-zero offset
+     * (RFC 791 §3.2); DF alone is not one. */
+    if (rx.frag & (IP4_FRAG_MF | IP4_FRAG_OFFSET)) {
+        frag_input(st, &rx);
         return;
     }
-    STAT_INC(st, ip_delivered);
+    ip4_deliver(st, &rx);
 }
 
 /* ---- Output ------------------------------------------------------------- */
@@ -231,14 +252,23 @@ static bool fits_mtu(const struct ustack *st, size_t payload_len)
     return payload_len <= mtu && mtu - payload_len >= IPV4_HDR_MIN;
 }
 
+/* Can the total length field describe a packet with this payload? */
+static bool fits_total_length(size_t payload_len)
+{
+    return payload_len <= IP4_MAX_TOTAL - IPV4_HDR_MIN;
+}
+
 struct pbuf *ip4_alloc(struct ustack *st, size_t payload_len, int *err)
 {
     int e = 0;
     struct pbuf *pb = NULL;
-    if (!fits_mtu(st, payload_len)) {
+    /* Up to the MTU from the ordinary pool; larger packets (fragmented by
+     * ip4_output) from the small pool of 64 KiB buffers. */
+    struct pbuf_pool *pool = fits_mtu(st, payload_len) ? &st->pool : &st->large_pool;
+    if (!fits_total_length(payload_len)) {
         STAT_INC(st, ip_drop_too_big);
         e = -EMSGSIZE;
-    } else if (!(pb = pbuf_alloc(&st->pool))) {
+    } else if (!(pb = pbuf_alloc(pool))) {
         STAT_INC(st, link_drop_no_buffer);
         e = -ENOBUFS;
     }
@@ -264,19 +294,109 @@ static void write_header(struct ustack *st, uint8_t *h, size_t total_len,
     put_be16(h + IP4_OFF_CHECKSUM, cksum_finish(cksum_add(0, h, IPV4_HDR_MIN)));
 }
 
+/* One frame to the link: behind an Ethernet header when there is a next
+ * hop's MAC, bare otherwise. */
+static void emit(struct ustack *st, struct pbuf *pb, const uint8_t *mac)
+{
+    if (mac)
+        eth_output(st, pb, mac, ETHERTYPE_IPV4);
+    else
+        stack_link_output(st, pb);
+}
+
+/* The data bytes each fragment carries: as many as fit the MTU after the
+ * header, rounded down to a multiple of 8 because offsets count 8-byte
+ * units (RFC 791 §3.2). The MTU is at least 68 (RFC 791), so this is at
+ * least 40; the guard keeps a misconfigured link from looping forever. */
+static size_t fragment_data_len(const struct ustack *st, size_t hdr_len)
+{
+    unsigned mtu = link_mtu(st);
+    size_t room = mtu > hdr_len ? (mtu - hdr_len) & ~(size_t)7 : 0;
+    return room ? room : 8;
+}
+
+/* RFC 791 §3.2 fragmentation: each fragment repeats the header with its
+ * own total length, offset (in 8-byte units) and MF on every fragment but
+ * the last; the identification stays the same. Every fragment comes from
+ * the MTU-sized pool; when the pool cannot hold them all, nothing is sent
+ * (half a datagram is useless to the receiver). Takes ownership of pb. */
+static int send_fragments(struct ustack *st, struct pbuf *pb, const uint8_t *mac)
+{
+    const uint8_t *h = pb->data;
+    size_t hdr_len = (size_t)(h[IP4_OFF_VER_IHL] & 0x0f) * 4;
+    size_t data_len = pb->len - hdr_len;
+    size_t per = fragment_data_len(st, hdr_len);
+    size_t count = (data_len + per - 1) / per;
+    if (st->pool.available < count) {
+        STAT_INC(st, link_drop_no_buffer);
+        pbuf_free(&st->pool, pb);
+        return -ENOBUFS;
+    }
+    uint16_t keep = get_be16(h + IP4_OFF_FRAG) & ~(IP4_FRAG_MF | IP4_FRAG_OFFSET);
+    for (size_t off = 0; off < data_len; off += per) {
+        size_t n = data_len - off < per ? data_len - off : per;
+        bool more = off + n < data_len;
+        struct pbuf *f = pbuf_alloc(&st->pool);
+        uint8_t *fh = pbuf_put(f, hdr_len + n);
+        memcpy(fh, h, hdr_len);
+        memcpy(fh + hdr_len, h + hdr_len + off, n);
+        put_be16(fh + IP4_OFF_TOTAL_LEN, (uint16_t)(hdr_len + n));
+        put_be16(fh + IP4_OFF_FRAG,
+                 (uint16_t)(keep | (more ? IP4_FRAG_MF : 0) | (off / 8)));
+        put_be16(fh + IP4_OFF_CHECKSUM, 0);
+        put_be16(fh + IP4_OFF_CHECKSUM, cksum_finish(cksum_add(0, fh, hdr_len)));
+        STAT_INC(st, ip_frag_tx);
+        emit(st, f, mac);
+    }
+    STAT_INC(st, ip_frag_datagrams);
+    pbuf_free(&st->pool, pb);
+    return 0;
+}
+
+int ip4_send_resolved(struct ustack *st, struct pbuf *pb, const uint8_t *mac)
+{
+    int rc = 0;
+    if (pb->len <= link_mtu(st))
+        emit(st, pb, mac);
+    else
+        rc = send_fragments(st, pb, mac);
+    if (rc == 0)
+        STAT_INC(st, ip_tx);
+    return rc;
+}
+
+/* Where the packet goes next. A bare-IP link (TUN) has one destination, the
+ * kernel. On Ethernet the next hop is dst itself (there is no router
+ * concept yet), found by ARP; broadcasts go to the broadcast MAC. */
+static int route(struct ustack *st, struct pbuf *pb, uint32_t dst)
+{
+    if (st->link->kind != USTACK_LINK_ETHERNET)
+        return ip4_send_resolved(st, pb, NULL);
+    if (ip4_is_broadcast(st, dst))
+        return ip4_send_resolved(st, pb, eth_broadcast_addr);
+    if (!ip4_on_link(st, dst) || (dst >> 28) == 0xe) {
+        /* Multicast (224/4) needs group membership we do not have. */
+        STAT_INC(st, ip_drop_no_route);
+        pbuf_free(&st->pool, pb);
+        return -EHOSTUNREACH;
+    }
+    return arp_output(st, pb, dst);
+}
+
 int ip4_output(struct ustack *st, struct pbuf *pb, uint8_t proto,
                uint32_t src, uint32_t dst, unsigned flags)
 {
-    size_t total_len = pb->len + IPV4_HDR_MIN;
-    if (!fits_mtu(st, pb->len)) {
-        /* We do not fragment: the caller must size packets to the MTU. */
+    /* Larger than the MTU: fragmented on the way out, unless the sender
+     * forbade it (DF; RFC 1191 path MTU discovery relies on this). */
+    bool too_big = (flags & IP4_OUT_DF) ? !fits_mtu(st, pb->len)
+                                        : !fits_total_length(pb->len);
+    if (too_big) {
         STAT_INC(st, ip_drop_too_big);
         pbuf_free(&st->pool, pb);
         return -EMSGSIZE;
     }
+    size_t total_len = pb->len + IPV4_HDR_MIN;
     uint8_t *h = pbuf_push(pb, IPV4_HDR_MIN);
     write_header(st, h, total_len, proto, src ? src : st->cfg.addr, dst, flags);
-    STAT_INC(st, ip_tx);
-    stack_link_output(st, pb);
-    return 0;
+    return route(st, pb, dst);
 }

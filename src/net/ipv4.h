@@ -37,30 +37,54 @@ struct ip4_rx {
     uint16_t frag;           /* flags and fragment offset field, as sent */
 };
 
-/* Validate and deliver one IPv4 packet (frame starts at the IP header).
- * Every drop is counted by reason. */
+/* The largest IPv4 packet: the total length field has 16 bits. */
+#define IP4_MAX_TOTAL 65535
+
+/* Validate one IPv4 packet (frame starts at the IP header) and deliver it,
+ * or hand it to reassembly if it is a fragment. Every drop is counted by
+ * reason. */
 void ip4_input(struct ustack *st, const uint8_t *pkt, size_t len);
 
+/* Hand a validated, whole datagram to its protocol (the demultiplexer):
+ * packets that arrived in one piece and reassembled ones alike. */
+void ip4_deliver(struct ustack *st, const struct ip4_rx *rx);
+
 /* A buffer for an outgoing IPv4 packet carrying payload_len bytes, with
- * headroom for the IP header. NULL (and counted: ip.drop_too_big or
- * link.drop_no_buffer) when the packet would exceed the MTU or the pool is
- * empty; *err then says which (-EMSGSIZE or -ENOBUFS) if err is not NULL. */
+ * headroom for the IP header (and a link header). Packets larger than the
+ * MTU get one of the stack's few 64 KiB buffers and are fragmented by
+ * ip4_output. NULL (and counted: ip.drop_too_big or link.drop_no_buffer)
+ * when the packet would exceed 65535 bytes or no buffer is free; *err then
+ * says which (-EMSGSIZE or -ENOBUFS) if err is not NULL. */
 struct pbuf *ip4_alloc(struct ustack *st, size_t payload_len, int *err);
 
 /* Flags for ip4_output. */
 #define IP4_OUT_DF 0x1 /* set Don't Fragment */
 
 /* Prepend an IPv4 header to pb (which holds the transport header and data)
- * and send it. Takes ownership of pb in every case. src = 0 means our
- * address. Returns 0 or -errno (e.g. -EMSGSIZE when larger than the MTU). */
+ * and send it, in fragments if it is larger than the MTU. Takes ownership
+ * of pb in every case. src = 0 means our address. Returns 0 (sent, or held
+ * while ARP resolves the next hop) or -errno: -EMSGSIZE (larger than the
+ * MTU with IP4_OUT_DF, or than 65535 bytes), -ENOBUFS (not enough buffers
+ * for the fragments), -EHOSTUNREACH (Ethernet: off our subnet, or the
+ * neighbour recently failed to answer ARP). */
 int ip4_output(struct ustack *st, struct pbuf *pb, uint8_t proto,
                uint32_t src, uint32_t dst, unsigned flags);
+
+/* Send a finished IPv4 packet (header included) whose next hop is known:
+ * `mac` is the next hop's Ethernet address on an Ethernet link, NULL on a
+ * bare-IP link. Fragments it when larger than the MTU. Takes ownership.
+ * Returns 0 or -ENOBUFS. Used by ip4_output and by ARP for the packets it
+ * held while resolving. */
+int ip4_send_resolved(struct ustack *st, struct pbuf *pb, const uint8_t *mac);
 
 /* Is addr one of ours (our unicast address)? */
 bool ip4_is_local(const struct ustack *st, uint32_t addr);
 
 /* Is addr a broadcast address for us (limited or directed broadcast)? */
 bool ip4_is_broadcast(const struct ustack *st, uint32_t addr);
+
+/* Is addr on our subnet, so reachable directly over the link? */
+bool ip4_on_link(const struct ustack *st, uint32_t addr);
 
 /* Could addr be the source of a packet from another host: not zero,
  * loopback, multicast, reserved, broadcast or ours (RFC 1122 §3.2.1.3)? */

@@ -24,7 +24,7 @@ import struct
 import sys
 import time
 
-from scapy.all import ICMP, IP, Raw, fragment, raw
+from scapy.all import ICMP, IP, Raw, raw
 
 ETH_P_IP = 0x0800
 UNASSIGNED_PROTO = 253  # RFC 3692: reserved for experiments, never handled
@@ -125,9 +125,12 @@ def ip_unknown_protocol(a):
 
 
 def ip_fragments(a):
-    whole = IP(src=a.src, dst=a.dst, id=IDENT) / ICMP(type=8, id=IDENT, seq=2) / \
-        Raw(b"f" * 56)
-    return [bytearray(raw(f)) for f in fragment(whole, fragsize=32)]
+    """Fragments that break RFC 791 3.2: more follow (MF), yet the data
+    is not a multiple of 8 bytes. Each is dropped on its own."""
+    whole = raw(ICMP(type=8, id=IDENT, seq=2) / Raw(b"f" * 56))
+    return [bytearray(raw(IP(src=a.src, dst=a.dst, id=IDENT, proto=1, flags="MF",
+                             frag=off // 8) / Raw(whole[off:off + 30])))
+            for off in (0, 32)]
 
 
 CASES = {f.__name__: f for f in (

@@ -25,7 +25,7 @@ declare -A EXPECT=(
     [icmp_bad_checksum]="icmp.drop_bad_checksum"
     [icmp_truncated]="icmp.drop_truncated"
     [ip_unknown_protocol]="ip.drop_unknown_protocol"
-    [ip_fragments]="ip.drop_fragment"
+    [ip_fragments]="ip.reasm_bad_fragment"
 )
 CASES="ip_bad_version ip_ihl_below_5 ip_ihl_past_frame ip_truncated
        ip_length_past_frame ip_length_below_header ip_bad_options ip_bad_checksum

@@ -215,10 +215,17 @@ static int arrived(struct simnet *net)
     return -1;
 }
 
+/* The largest frame on the wire: the MTU counts the IP packet, and an
+ * Ethernet link adds its 14-byte header. */
+static size_t frame_max(const struct simnet *net)
+{
+    return net->cfg.mtu + (net->cfg.link_kind == USTACK_LINK_ETHERNET ? 14 : 0);
+}
+
 /* Hand one arrived frame to stack `to`. */
 static void deliver(struct simnet *net, int to)
 {
-    ssize_t n = ustack_link_recv(net->node[to].link, net->scratch, net->cfg.mtu);
+    ssize_t n = ustack_link_recv(net->node[to].link, net->scratch, frame_max(net));
     if (n <= 0)
         return;
     net->node[1 - to].tx.delivered++;
@@ -236,9 +243,9 @@ struct simnet *simnet_new(const struct simnet_config *cfg)
     net->cfg = *cfg;
     apply_defaults(&net->cfg);
     net->rng = cfg->seed;
-    net->scratch = malloc(net->cfg.mtu);
+    net->scratch = malloc(frame_max(net));
     if (!net->scratch ||
-        ustack_memlink_pair(USTACK_LINK_IP, net->cfg.mtu, net->cfg.link_capacity,
+        ustack_memlink_pair(net->cfg.link_kind, net->cfg.mtu, net->cfg.link_capacity,
                             &net->node[SIMNET_A].mem, &net->node[SIMNET_B].mem) < 0)
         goto fail;
     for (int i = 0; i < 2; i++) {

@@ -63,6 +63,8 @@ struct simnet_impair {
 struct simnet_config {
     uint64_t seed;
     unsigned mtu;             /* link MTU; 0 = 1500 */
+    enum ustack_link_kind link_kind; /* USTACK_LINK_IP (default, like TUN)
+                                        or USTACK_LINK_ETHERNET (like TAP) */
     unsigned max_in_flight;   /* frames on the wire at once, per direction;
                                  0 = 4096 */
     unsigned link_capacity;   /* memlink queue per direction; 0 = 1024 */

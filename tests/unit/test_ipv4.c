@@ -290,17 +290,20 @@ TEST(ip4_drops_malformed_options)
     fx_close(&fx);
 }
 
-TEST(ip4_drops_fragments)
+TEST(ip4_fragments_go_to_reassembly)
 {
+    /* Every kind of fragment is handed to reassembly (tests/unit/
+     * test_frag.c): held there, nothing delivered or sent yet. */
     struct ip_fixture fx;
     REQUIRE(fx_open(&fx, FX_MTU));
     uint8_t frame[100];
-    uint16_t frag[] = {IP4_FRAG_MF, 1, IP4_FRAG_MF | 100, 0x1fff, IP4_FRAG_DF | 8};
+    uint16_t frag[] = {IP4_FRAG_MF, 1, IP4_FRAG_MF | 100, 0x1fff - 10, IP4_FRAG_DF | 8};
     for (size_t i = 0; i < sizeof(frag) / sizeof(frag[0]); i++) {
         size_t n = echo_to(frame, FX_ADDR);
+        put_be16(frame + 4, (uint16_t)(0x100 + i)); /* a datagram each */
         put_be16(frame + 6, frag[i]);
         fx_fix_ip_checksum(frame);
-        EXPECT_DROP(&fx, frame, n, "ip.drop_fragment");
+        EXPECT_DROP(&fx, frame, n, "ip.frag_rx");
     }
     /* DF alone is not a fragment. */
     size_t n = echo_to(frame, FX_ADDR);
@@ -391,21 +394,33 @@ TEST(ip4_output_df_and_mtu)
     size_t m = fx_sent(&fx, out, sizeof(out));
     REQUIRE(fx_is_ip(out, m, 99, FX_ADDR, FX_PEER));
     CHECK_EQ(get_be16(out + 6), IP4_FRAG_DF);
-    /* Exactly the MTU passes; one byte more is refused and counted. */
+    /* Exactly the MTU goes in one piece; one byte more is fragmented. */
     unsigned avail_before = fx.st->pool.available;
     fx_snapshot(&fx);
     CHECK_EQ(ustack_ping_send(fx.st, FX_PEER, 1, 1, out, 576 - 28), 0);
     CHECK_EQ(fx_sent(&fx, out, sizeof(out)), 576);
-    CHECK_EQ(ustack_ping_send(fx.st, FX_PEER, 1, 2, out, 576 - 27), -EMSGSIZE);
-    CHECK_EQ(fx_pending(&fx), 0);
-    FX_CHECK_MOVED(&fx, "ip.tx", "icmp.tx", "icmp.tx_echo_request", "ip.drop_too_big");
-    /* ip4_output itself refuses, and frees the buffer. */
+    CHECK_EQ(get_be16(out + 6), 0);
+    FX_CHECK_MOVED(&fx, "ip.tx", "icmp.tx", "icmp.tx_echo_request");
+    CHECK_EQ(ustack_ping_send(fx.st, FX_PEER, 1, 2, out, 576 - 27), 0);
+    CHECK_EQ(fx_pending(&fx), 2);
+    /* With DF, ip4_output refuses instead, and frees the buffer. */
     pb = pbuf_alloc(&fx.st->pool);
     REQUIRE(pb);
     pbuf_put(pb, 576 - 19);
-    CHECK_EQ(ip4_output(fx.st, pb, 99, 0, FX_PEER, 0), -EMSGSIZE);
+    fx_snapshot(&fx);
+    CHECK_EQ(ip4_output(fx.st, pb, 99, 0, FX_PEER, IP4_OUT_DF), -EMSGSIZE);
+    FX_CHECK_MOVED(&fx, "ip.drop_too_big");
+    /* No buffer is kept: neither the fragments nor the large one. */
     CHECK_EQ(fx.st->pool.available, avail_before);
-    CHECK_EQ(fx.st->stats.ip_drop_too_big, fx.before.ip_drop_too_big + 2);
+    CHECK_EQ(fx.st->large_pool.available, fx.st->large_pool.total);
+    while (fx_sent(&fx, out, sizeof(out)))
+        ;
+    /* Past 65535 bytes nothing can describe the packet. */
+    CHECK_EQ(ustack_ping_send(fx.st, FX_PEER, 1, 3, NULL, 0), 0);
+    static uint8_t big[65536];
+    fx_sent(&fx, out, sizeof(out));
+    CHECK_EQ(ustack_ping_send(fx.st, FX_PEER, 1, 4, big, 65535 - 28 + 1), -EMSGSIZE);
+    CHECK_EQ(fx_pending(&fx), 0);
     fx_close(&fx);
 }
 
@@ -460,10 +475,12 @@ TEST(ip4_random_frames_accounted)
     const struct ustack_stats *c = &fx.st->stats;
     uint64_t dropped = c->ip_drop_truncated + c->ip_drop_bad_version + c->ip_drop_bad_ihl +
                        c->ip_drop_bad_length + c->ip_drop_bad_checksum + c->ip_drop_bad_source +
-                       c->ip_drop_not_ours + c->ip_drop_fragment + c->ip_drop_bad_options +
-                       c->ip_drop_unknown_protocol;
+                       c->ip_drop_not_ours + c->ip_drop_bad_options;
+    /* Fragments go to reassembly; every whole datagram (arrived whole or
+     * reassembled) is delivered or has no protocol handler. */
     CHECK_EQ(c->ip_rx, 50000);
-    CHECK_EQ(c->ip_rx, dropped + c->ip_delivered);
+    CHECK_EQ(c->ip_rx - dropped - c->ip_frag_rx + c->ip_reasm_ok,
+             c->ip_delivered + c->ip_drop_unknown_protocol);
     CHECK(c->ip_delivered > 0);
     fx_close(&fx);
 }
@@ -471,21 +488,29 @@ TEST(ip4_random_frames_accounted)
 TEST(ip4_oversized_frames)
 {
     /* A packet larger than our MTU (the link delivered it, so we accept
-     * it) whose reply would not fit: the reply is refused, not cut. */
+     * it) whose reply does not fit the MTU: the reply is fragmented. */
     struct ip_fixture fx;
     REQUIRE(fx_open(&fx, FX_MTU));
     static uint8_t frame[65535 + 100];
     static uint8_t icmp[65535];
     size_t sizes[] = {1501, 4000, 65535};
+    size_t frags[] = {2, 3, 45}; /* 1480 data bytes per fragment */
     for (size_t i = 0; i < 3; i++) {
         size_t ilen = fx_build_icmp(icmp, 8, 0, 0x00010001, frame, sizes[i] - 28);
         size_t n = fx_build_ip(frame, FX_PEER, FX_ADDR, 1, icmp, ilen);
         CHECK_EQ(n, sizes[i]);
         fx_snapshot(&fx);
         fx_input(&fx, frame, n);
-        FX_CHECK_MOVED(&fx, "ip.rx", "ip.delivered", "icmp.rx", "icmp.rx_echo_request",
-                       "ip.drop_too_big");
-        CHECK_EQ(fx_pending(&fx), 0);
+        const struct ustack_stats *c = &fx.st->stats, *b = &fx.before;
+        CHECK_EQ(c->icmp_tx_echo_reply - b->icmp_tx_echo_reply, 1);
+        CHECK_EQ(c->ip_tx - b->ip_tx, 1);
+        CHECK_EQ(c->ip_frag_datagrams - b->ip_frag_datagrams, 1);
+        CHECK_EQ(c->ip_frag_tx - b->ip_frag_tx, frags[i]);
+        CHECK_EQ(c->link_drop_no_buffer + c->ip_drop_too_big, 0);
+        CHECK_EQ(fx_pending(&fx), frags[i]);
+        uint8_t out[FX_MTU];
+        while (fx_sent(&fx, out, sizeof(out)))
+            ;
     }
     /* A frame longer than 65535 bytes: the header decides where the
      * packet ends, the rest is ignored like padding. */
