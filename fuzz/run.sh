@@ -12,6 +12,9 @@
 # build/fuzz/crashes/<TARGET>-*; replay it with
 #   build/fuzz/<TARGET> build/fuzz/crashes/<TARGET>-crash-...
 #
+# Environment: FUZZ_CC (default clang), FUZZ_LIB_SRC (the library sources
+# to compile in; default every src/*/*.c).
+#
 # Prints "PASS <TARGET>: ..." or "FAIL <TARGET>: ..." per target (the same
 # lines as the test tiers, so the CI can count them), then one summary line.
 # Exits non-zero if any target failed to build or crashed.
