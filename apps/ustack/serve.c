@@ -30,6 +30,7 @@
 #include "http.h"
 #include "options.h"
 #include "session.h"
+#include "udp_echo.h"
 #include "ustack/socket.h"
 
 enum service { SVC_ECHO, SVC_DISCARD, SVC_CHARGEN, SVC_HTTP, SVC_COUNT };
@@ -62,6 +63,7 @@ enum {
     KEY_ECHO_BUFFER,
     KEY_IDLE_TIMEOUT,
     KEY_BACKLOG,
+    KEY_UDP_ECHO,
 };
 
 static const struct cli_option serve_options[] = {
@@ -73,6 +75,7 @@ static const struct cli_option serve_options[] = {
     {"echo-buffer", KEY_ECHO_BUFFER, "BYTES", "echo bytes held per client (default 32768)"},
     {"idle-timeout", KEY_IDLE_TIMEOUT, "SECONDS", "close idle connections (default 120; 0 never)"},
     {"backlog", KEY_BACKLOG, "N", "listen backlog per service (default 128)"},
+    {"udp-echo", KEY_UDP_ECHO, "PORT", "RFC 862 echo over UDP on PORT (udp_echo.c)"},
     {0, 0, 0, 0},
 };
 
@@ -88,6 +91,8 @@ static const struct cli_command serve_command = {
         "           closes\n"
         "  http     GET and HEAD of the regular files below DIR; without DIR, a page\n"
         "           with the stack's counters and connections (/, /stats.txt)\n"
+        "and over UDP:\n"
+        "  udp-echo RFC 862: every datagram received is sent back to its sender\n"
         "On SIGINT or SIGTERM, prints per-service totals and the counters.\n\n"
         "Example:\n"
         "  ustack serve --echo 7 --discard 9 --chargen 19 --http 80:/srv/www\n"
@@ -131,6 +136,8 @@ struct serve {
     struct listener listeners[SVC_COUNT];
     const char *http_dir;
     struct http_server *http;
+    unsigned udp_echo_port;
+    struct udp_echo *udp_echo;
 
     unsigned long max_clients, echo_buffer, idle_timeout_s, backlog;
     struct client **by_sd; /* clients indexed by socket descriptor */
@@ -193,6 +200,11 @@ static int serve_option(void *ctx, int key, const char *arg, char *err, size_t e
     }
     case KEY_HTTP:
         return parse_http(sv, arg, err, errlen);
+    case KEY_UDP_ECHO:
+        if (parse_port(arg, &sv->udp_echo_port) == 0)
+            return 0;
+        what = "--udp-echo wants a port from 1 to 65535";
+        break;
     case KEY_MAX_CLIENTS:
         if (cli_parse_uint(arg, 1, 1000000, &sv->max_clients) == 0)
             return 0;
@@ -477,6 +489,8 @@ static struct listener *listener_of(struct serve *sv, int sd)
 
 static void dispatch(struct serve *sv, const struct ustack_event *ev)
 {
+    if (udp_echo_event(sv->udp_echo, ev->sd))
+        return;
     struct listener *l = listener_of(sv, ev->sd);
     if (l) {
         accept_all(sv, l);
@@ -593,6 +607,12 @@ static int open_services(struct serve *sv)
     for (int i = 0; i < SVC_COUNT; i++)
         if (sv->listeners[i].port && open_listener(sv, &sv->listeners[i]) < 0)
             return -1;
+    char err[256];
+    if (sv->udp_echo_port &&
+        !(sv->udp_echo = udp_echo_open(sv->st, sv->udp_echo_port, err, sizeof(err)))) {
+        cli_error(serve_command.name, "%s", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -607,6 +627,8 @@ static void print_banner(struct serve *sv)
             printf(" %s %u/tcp", service_names[i], sv->listeners[i].port);
     if (sv->listeners[SVC_HTTP].sd >= 0)
         printf(" (%s)", sv->http_dir ? sv->http_dir : "status page");
+    if (sv->udp_echo)
+        printf(" echo %u/udp", udp_echo_port(sv->udp_echo));
     printf("\nStop with Ctrl-C or SIGTERM; `kill -USR1 %ld` prints the counters.\n",
            (long)getpid());
 }
@@ -636,6 +658,8 @@ static void print_totals(struct serve *sv)
         printf("http: %llu requests, %llu body bytes\n", (unsigned long long)ht.requests,
                (unsigned long long)ht.body_bytes);
     }
+    if (sv->udp_echo)
+        udp_echo_print_totals(sv->udp_echo);
 }
 
 static void close_all(struct serve *sv)
@@ -653,6 +677,7 @@ static void close_all(struct serve *sv)
         close(sv->timerfd);
     }
     http_server_free(sv->http);
+    udp_echo_close(sv->udp_echo);
     free(sv->by_sd);
 }
 
@@ -719,9 +744,10 @@ int cmd_serve(int argc, char **argv)
     bool any = false;
     for (int i = 0; i < SVC_COUNT; i++)
         any |= sv->listeners[i].port != 0;
+    any |= sv->udp_echo_port != 0;
     if (!any) {
         cli_error(serve_command.name, "no service chosen: give --echo, --discard, "
-                                      "--chargen or --http");
+                                      "--chargen, --http or --udp-echo");
         free(sv);
         return 2;
     }
