@@ -178,7 +178,11 @@ static int parse_http(struct serve *sv, const char *arg, char *err, size_t errle
         snprintf(err, errlen, "--http wants a port from 1 to 65535, not '%s'", port);
         return -1;
     }
-    sv->http_dir = colon && colon[1] ? colon + 1 : NULL;
+    if (colon && !colon[1]) {
+        snprintf(err, errlen, "--http '%s': the directory after ':' is empty", arg);
+        return -1;
+    }
+    sv->http_dir = colon ? colon + 1 : NULL;
     return 0;
 }
 
