@@ -24,7 +24,7 @@ import struct
 import sys
 import time
 
-from scapy.all import ICMP, IP, Raw, raw
+from scapy.all import ICMP, IP, Raw, fragment, raw
 
 ETH_P_IP = 0x0800
 UNASSIGNED_PROTO = 253  # RFC 3692: reserved for experiments, never handled
@@ -124,19 +124,61 @@ def ip_unknown_protocol(a):
                           Raw(b"no such protocol here")))]
 
 
+def fragment_of(a, ident, offset_units, more, payload):
+    """One IPv4 fragment carrying payload (a slice of an ICMP message)."""
+    return bytearray(raw(IP(src=a.src, dst=a.dst, id=ident, proto=1,
+                            flags="MF" if more else 0, frag=offset_units) /
+                         Raw(payload)))
+
+
+def echo_message(seq, data):
+    return raw(ICMP(type=8, id=IDENT, seq=seq) / Raw(data))
+
+
+FRAGMENTED_SEQ, DUPLICATE_SEQ = 2, 3
+
+
 def ip_fragments(a):
-    """Fragments that break RFC 791 3.2: more follow (MF), yet the data
-    is not a multiple of 8 bytes. Each is dropped on its own."""
-    whole = raw(ICMP(type=8, id=IDENT, seq=2) / Raw(b"f" * 56))
-    return [bytearray(raw(IP(src=a.src, dst=a.dst, id=IDENT, proto=1, flags="MF",
-                             frag=off // 8) / Raw(whole[off:off + 30])))
-            for off in (0, 32)]
+    """An echo request in two fragments: reassembled and answered."""
+    whole = IP(src=a.src, dst=a.dst, id=IDENT) / \
+        ICMP(type=8, id=IDENT, seq=FRAGMENTED_SEQ) / Raw(b"f" * 56)
+    return [bytearray(raw(f)) for f in fragment(whole, fragsize=32)]
+
+
+def ip_fragment_duplicate(a):
+    """The first fragment twice (a network duplicate), then the last: the
+    copy is ignored, the datagram still reassembled and answered."""
+    msg = echo_message(DUPLICATE_SEQ, b"d" * 40)  # 48 bytes
+    first = fragment_of(a, IDENT + 3, 0, True, msg[:24])
+    return [first, first, fragment_of(a, IDENT + 3, 3, False, msg[24:])]
+
+
+def ip_fragment_overlap(a):
+    """A second fragment starting inside the first with other bytes: the
+    whole datagram is dropped (overlaps are how filters are evaded)."""
+    msg = echo_message(4, b"o" * 24)  # 32 bytes
+    return [fragment_of(a, IDENT + 4, 0, True, msg[:16]),
+            fragment_of(a, IDENT + 4, 1, False, b"X" * 16)]
+
+
+def ip_fragment_bad_length(a):
+    """More fragments follow, but this one's length is not a multiple of 8
+    (RFC 791 3.2): it cannot be placed."""
+    return [fragment_of(a, IDENT + 5, 0, True, echo_message(5, b"b" * 5))]
+
+
+def ip_fragment_past_64k(a):
+    """The "ping of death": a fragment that ends past the largest datagram
+    the total length field can describe."""
+    return [fragment_of(a, IDENT + 6, 8189, False, b"p" * 32)]
 
 
 CASES = {f.__name__: f for f in (
     ip_bad_version, ip_ihl_below_5, ip_ihl_past_frame, ip_truncated,
     ip_length_past_frame, ip_length_below_header, ip_bad_options, ip_bad_checksum,
-    icmp_bad_checksum, icmp_truncated, ip_unknown_protocol, ip_fragments)}
+    icmp_bad_checksum, icmp_truncated, ip_unknown_protocol, ip_fragments,
+    ip_fragment_duplicate, ip_fragment_overlap, ip_fragment_bad_length,
+    ip_fragment_past_64k)}
 
 
 # ---- answers ------------------------------------------------------------------------
@@ -164,7 +206,31 @@ def check_protocol_unreachable(a, msg):
     return None
 
 
-REPLY_CHECKS = {"ip_unknown_protocol": check_protocol_unreachable}
+def echo_reply_checker(seq, data):
+    """A checker for a correct echo reply to our request `seq`."""
+    def check(a, msg):
+        ip = IP(msg)
+        if ip.src != a.dst or ip.dst != a.src or ip.proto != 1:
+            return "not ICMP from ustack"
+        icmp_bytes = msg[ip.ihl * 4:ip.len]
+        if inet_checksum(bytes(icmp_bytes)) != 0:
+            return "bad ICMP checksum"
+        if icmp_bytes[0] != 0 or icmp_bytes[1] != 0:
+            return "type %d code %d, not an echo reply" % (icmp_bytes[0], icmp_bytes[1])
+        ident, got_seq = struct.unpack("!HH", bytes(icmp_bytes[4:8]))
+        if ident != IDENT or got_seq != seq:
+            return "reply to another request (id %#x seq %d)" % (ident, got_seq)
+        if bytes(icmp_bytes[8:]) != data:
+            return "echoed data differs"
+        return None
+    return check
+
+
+REPLY_CHECKS = {
+    "ip_unknown_protocol": check_protocol_unreachable,
+    "ip_fragments": echo_reply_checker(FRAGMENTED_SEQ, b"f" * 56),
+    "ip_fragment_duplicate": echo_reply_checker(DUPLICATE_SEQ, b"d" * 40),
+}
 
 
 def wait_reply(sock, a, case, deadline):

@@ -4,14 +4,17 @@
 #                          (1500-byte packets at the top), every one answered
 #                          with the right data
 #   interop_ping_burst     100 back-to-back pings (-i 0.01), all answered
+#   interop_ping_fragmented  pings of 2000 to 8000 bytes: the kernel
+#                          fragments them, ustack reassembles, answers and
+#                          fragments its replies, which the kernel reassembles
 #   interop_ping_counters  ustack's exit counters agree with what ping saw
 #   interop_ping_pcap      tshark reads ustack's capture back: as many echo
 #                          requests and replies as ping sent and got, every
 #                          ICMP checksum good, nothing malformed
 . "$(dirname "$0")/lib.sh"
 
-ustk_init ping interop_ping_sizes interop_ping_burst interop_ping_counters \
-    interop_ping_pcap
+ustk_init ping interop_ping_sizes interop_ping_burst interop_ping_fragmented \
+    interop_ping_counters interop_ping_pcap
 ustk_need ping
 ustk_netns_create
 ustk_start_or_fail
@@ -67,6 +70,28 @@ else
     sed 's/^/    /' "$out"
     ustk_fail interop_ping_burst "not every one of 100 pings was answered"
 fi
+
+# ---- interop_ping_fragmented -----------------------------------------------------
+ustk_counters_refresh
+ustk_counters_save "$USTK_DIR/counters.before-fragmented"
+failed_sizes=()
+for size in 2000 3000 4000 6000 8000; do
+    ustk_ns ping -n -c 1 -W 2 -s "$size" "$USTK_ADDR" >"$out" 2>&1
+    rc=$?
+    tally_ping "$out"
+    if [ "$rc" -ne 0 ] || bad_reply "$out" >/dev/null; then
+        failed_sizes+=("$size")
+    fi
+done
+ustk_counters_refresh
+ustk_counters_save "$USTK_DIR/counters.after-fragmented"
+reasm=$(ustk_counter_delta ip.reasm_ok "$USTK_DIR/counters.before-fragmented" \
+    "$USTK_DIR/counters.after-fragmented")
+split=$(ustk_counter_delta ip.frag_datagrams "$USTK_DIR/counters.before-fragmented" \
+    "$USTK_DIR/counters.after-fragmented")
+ustk_expect interop_ping_fragmented \
+    "unanswered sizes: ${failed_sizes[*]:-none}; ustack reassembled $reasm and fragmented $split (expected 5 and 5)" \
+    "${#failed_sizes[@]}-$reasm-$split" = "0-5-5"
 
 # ---- interop_ping_counters -------------------------------------------------------
 # SIGTERM: ustack prints its final counters and closes the capture.
