@@ -26,7 +26,7 @@ TEST_BIN := $(foreach t,$(TIERS),$(BUILD)/tests/$(t))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 APP_OBJ  := $(APP_SRC:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all lib tests test check-clang fuzz bench demo clean
+.PHONY: all lib tests test check-clang fuzz bench demo soak clean
 all: lib $(BUILD)/ustack
 lib: $(BUILD)/libustack.a $(BUILD)/libustack.so
 
@@ -65,6 +65,13 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 fuzz:
 	@sh fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# Nightly-style: the hostile-network TCP simulation (tests/sim/
+# test_sim_tcp_hostile.c) over SOAK_SEEDS seeds instead of `make test`'s
+# 1000; a failing seed prints the command that replays it.
+SOAK_SEEDS ?= 20000
+soak: $(BUILD)/tests/sim
+	USTACK_HOSTILE_SEEDS=$(SOAK_SEEDS) $(BUILD)/tests/sim tcp_hostile
 
 include bench/bench.mk
 bench: all bench-tools

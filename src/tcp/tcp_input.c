@@ -753,8 +753,12 @@ static bool check_ack(struct ustack *st, struct tcp_conn *c,
         /* "if the ACK acknowledges our FIN, then enter the TIME-WAIT
          * state; otherwise, ignore the segment." */
         process_ack(st, c, seg);
-        if (!tcp_fin_acked(c))
+        if (!tcp_fin_acked(c)) {
+            /* The ACK may have opened the window for data still queued
+             * before our FIN, or for the FIN itself. */
+            tcp_output(st, c);
             return false;
+        }
         tcp_enter_time_wait(st, c);
         return true;
     case TCP_LAST_ACK:

@@ -105,6 +105,23 @@ static inline bool tcp_synchronized(enum tcp_conn_state s)
     return s >= TCP_ESTABLISHED;
 }
 
+/* States in which the send buffer and our FIN may be (re)transmitted:
+ * data queued before CLOSE goes out in FIN-WAIT-1 and CLOSING too, then
+ * our FIN; LAST-ACK retransmits the FIN. */
+static inline bool tcp_may_send(enum tcp_conn_state s)
+{
+    switch (s) {
+    case TCP_ESTABLISHED:
+    case TCP_CLOSE_WAIT:
+    case TCP_FIN_WAIT_1:
+    case TCP_CLOSING:
+    case TCP_LAST_ACK:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The timers one connection can have running. Each connection sits in the
  * stack's timer heap once, at the earliest of its deadlines. */
 enum tcp_timer_kind {

@@ -250,21 +250,6 @@ void tcp_send_window_probe(struct ustack *st, struct tcp_conn *c)
 
 /* ---- Data ------------------------------------------------------------------ */
 
-/* States in which the send buffer and our FIN may be (re)transmitted. */
-static bool may_send_data(enum tcp_conn_state s)
-{
-    switch (s) {
-    case TCP_ESTABLISHED:
-    case TCP_CLOSE_WAIT:
-    case TCP_FIN_WAIT_1: /* data queued before CLOSE, then our FIN */
-    case TCP_CLOSING:    /* retransmission of our FIN */
-    case TCP_LAST_ACK:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Is a segment of len < MSS bytes worth sending now? RFC 9293 §3.8.6.2.1
  * (sender-side silly window avoidance) with Nagle's algorithm (§3.7.4,
  * RFC 1122 §4.2.3.4) in its bracketed conditions. With D the data queued
@@ -300,6 +285,7 @@ static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 {
     uint32_t data_seq = tcp_snd_data_seq(c);
     uint32_t end = seq + len + (fin ? 1 : 0);
+    bool idle = c->snd.una == c->snd.nxt; /* nothing was waiting for an ACK */
     uint8_t flags = TCP_ACK;
     if (len > 0 && seq + len == data_seq + (uint32_t)ringbuf_used(&c->sndbuf))
         flags |= TCP_PSH; /* the last segment of what the user sent */
@@ -320,6 +306,11 @@ static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
     }
     if (seq_gt(end, c->snd.nxt))
         c->snd.nxt = end;
+    /* After a send with nothing in flight, this segment starts the wait
+     * the user timeout measures (a retransmission continues it; after
+     * zero-window probing, tcp_persist_update has set it). */
+    if (idle)
+        c->rtt.waiting_since = st->now;
     if (!tcp_timer_running(c, TCP_TIMER_RTX))
         tcp_rtx_timer_start(st, c);
     return end;
@@ -365,7 +356,7 @@ static bool send_one(struct ustack *st, struct tcp_conn *c, bool override)
 
 bool tcp_output_override(struct ustack *st, struct tcp_conn *c)
 {
-    return may_send_data(c->state) && send_one(st, c, true);
+    return tcp_may_send(c->state) && send_one(st, c, true);
 }
 
 bool tcp_retransmit_first(struct ustack *st, struct tcp_conn *c)
@@ -373,7 +364,7 @@ bool tcp_retransmit_first(struct ustack *st, struct tcp_conn *c)
     uint32_t seq = c->snd.una;
     uint32_t len, queued;
     bool fin;
-    if (!may_send_data(c->state) || seq == c->snd.nxt ||
+    if (!tcp_may_send(c->state) || seq == c->snd.nxt ||
         !next_segment(c, seq, &len, &fin, &queued))
         return false;
     /* Never past what was sent: this is a retransmission, not new data. */
@@ -399,7 +390,7 @@ static void delay_ack(struct ustack *st, struct tcp_conn *c)
 
 void tcp_output(struct ustack *st, struct tcp_conn *c)
 {
-    if (may_send_data(c->state))
+    if (tcp_may_send(c->state))
         while (send_one(st, c, false))
             ;
     if (c->ack_pending)

@@ -465,10 +465,10 @@ static bool output_stuck(const struct tcp_conn *c)
 
 void tcp_persist_update(struct ustack *st, struct tcp_conn *c)
 {
-    bool sending_state = c->state == TCP_ESTABLISHED ||
-                         c->state == TCP_CLOSE_WAIT ||
-                         c->state == TCP_FIN_WAIT_1 || c->state == TCP_LAST_ACK;
-    if (sending_state && output_stuck(c)) {
+    if (tcp_may_send(c->state) && output_stuck(c)) {
+        /* Persist has its own clock (probe_since); once the window
+         * opens, data waits for its ACK from the last sign of life on. */
+        c->rtt.waiting_since = st->now;
         tcp_timer_stop(st, c, TCP_TIMER_RTX);
         if (!tcp_timer_running(c, TCP_TIMER_PERSIST))
             tcp_timer_set(st, c, TCP_TIMER_PERSIST, persist_deadline(st, c));
@@ -476,4 +476,11 @@ void tcp_persist_update(struct ustack *st, struct tcp_conn *c)
     }
     tcp_timer_stop(st, c, TCP_TIMER_PERSIST);
     c->probe_backoff = 0;
+    /* Out of persist with a unit still unacknowledged (the last probe's,
+     * or a small segment sent into a tiny window that then shut): the
+     * retransmission timer, which persist had stopped, must watch it, or
+     * a lost probe would stall the connection for good. */
+    if (tcp_may_send(c->state) && c->snd.una != c->snd.nxt &&
+        !tcp_timer_running(c, TCP_TIMER_RTX))
+        tcp_rtx_timer_start(st, c);
 }
