@@ -4,6 +4,7 @@
  */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -35,12 +36,17 @@ enum {
     KEY_USER_TIMEOUT,
     KEY_KEEPALIVE,
     KEY_IMPAIR,
+    KEY_TAP,
+    KEY_MAC,
     KEY_VERBOSE = 'v',
     KEY_HELP = 'h',
 };
 
 static const struct cli_option stack_options[] = {
-    {"ifname", KEY_IFNAME, "NAME", "TUN device to create (default " DEFAULT_IFNAME ")"},
+    {"ifname", KEY_IFNAME, "NAME", "device to create (default " DEFAULT_IFNAME ")"},
+    {"tap", KEY_TAP, NULL, "a TAP device (Ethernet, ARP) instead of TUN"},
+    {"mac", KEY_MAC, "XX:XX:XX:XX:XX:XX",
+     "ustack's MAC with --tap (default: a random local one)"},
     {"kernel-addr", KEY_KERNEL_ADDR, "A.B.C.D/LEN", "kernel side's address (default 10.0.0.1/24)"},
     {"addr", KEY_ADDR, "A.B.C.D", "ustack's address, in that prefix (default 10.0.0.2)"},
     {"netns", KEY_NETNS, "NAME", "create the device in netns NAME (ip netns add)"},
@@ -135,6 +141,24 @@ void cli_usage(const struct cli_command *cmd)
 
 /* ---- shared option values ------------------------------------------------ */
 
+/* "xx:xx:xx:xx:xx:xx" (hex, either case) into mac. The address must be
+ * usable by a host: unicast (low bit of the first octet clear), not zero. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+    if (strlen(s) != 17)
+        return -1;
+    for (int i = 0; i < 6; i++) {
+        const char *p = s + 3 * i;
+        if (!isxdigit((unsigned char)p[0]) || !isxdigit((unsigned char)p[1]) ||
+            (i < 5 && p[2] != ':'))
+            return -1;
+        mac[i] = (uint8_t)strtoul((char[]){p[0], p[1], 0}, NULL, 16);
+    }
+    if ((mac[0] & 1) || !(mac[0] | mac[1] | mac[2] | mac[3] | mac[4] | mac[5]))
+        return -1;
+    return 0;
+}
+
 static int stack_option(struct cli_stack_opts *so, int key, const char *arg, char *err,
                         size_t errlen)
 {
@@ -152,6 +176,17 @@ static int stack_option(struct cli_stack_opts *so, int key, const char *arg, cha
     case KEY_VERBOSE:
         so->verbose++;
         return 0;
+    case KEY_TAP:
+        so->tap = true;
+        return 0;
+    case KEY_MAC:
+        if (parse_mac(arg, so->mac) == 0) {
+            so->has_mac = true;
+            return 0;
+        }
+        snprintf(err, errlen,
+                 "--mac wants a unicast MAC address like 02:00:00:00:00:01, not '%s'", arg);
+        return -1;
     case KEY_KERNEL_ADDR:
         if (ustack_parse_cidr(arg, &so->kernel_addr, &so->prefix_len) == 0)
             return 0;
@@ -387,6 +422,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv,
     }
     if (cmd->stack_options && check_addresses(so, err, sizeof(err)) < 0)
         return fail(cmd, err);
+    if (cmd->stack_options && so->has_mac && !so->tap)
+        return fail(cmd, "--mac needs --tap (a TUN device has no MAC)");
     *operands = optind;
     return CLI_PARSED;
 }

@@ -21,9 +21,12 @@
 #define CLI_PROG "ustack"
 #define CLI_VERSION "0.1.0"
 
-/* Everything needed to bring a stack up on a TUN device. */
+/* Everything needed to bring a stack up on a TUN (or TAP) device. */
 struct cli_stack_opts {
-    const char *ifname;     /* TUN device name */
+    const char *ifname;     /* TUN or TAP device name */
+    bool tap;               /* --tap: a TAP device, Ethernet and ARP */
+    bool has_mac;           /* --mac given (TAP only) */
+    uint8_t mac[6];
     const char *netns;      /* create the device in this namespace, or NULL */
     const char *pcap;       /* capture file, or NULL */
     uint32_t kernel_addr;   /* kernel side of the link, host order */

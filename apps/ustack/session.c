@@ -64,6 +64,18 @@ static void log_frame(struct cli_session *s, enum ustack_dir dir, uint64_t now,
 {
     const char *arrow = dir == USTACK_DIR_IN ? "in " : "out";
     double t = (double)(now - s->start_us) / 1e6;
+    if (s->link->kind == USTACK_LINK_ETHERNET) {
+        /* A TAP link: say what the Ethernet header carries; look inside
+         * only IPv4. */
+        unsigned type = len >= 14 ? (unsigned)f[12] << 8 | f[13] : 0;
+        if (type != 0x0800) {
+            fprintf(stderr, "%s %s: [%10.6f] %s %zu bytes %s\n", CLI_PROG, s->cmd, t, arrow,
+                    len, type == 0x0806 ? "ARP" : "(not IPv4)");
+            return;
+        }
+        f += 14;
+        len -= 14;
+    }
     if (len >= 20 && f[0] >> 4 == 4) {
         char src[16], dst[16];
         fprintf(stderr, "%s %s: [%10.6f] %s %zu bytes %s > %s proto %u\n", CLI_PROG, s->cmd, t,
@@ -159,6 +171,7 @@ static int open_link(struct cli_session *s)
 {
     struct ustack_tun_config tc = {
         .ifname = s->opts.ifname,
+        .kind = s->opts.tap ? USTACK_LINK_ETHERNET : USTACK_LINK_IP,
         .netns = s->opts.netns,
         .kernel_addr = s->opts.kernel_addr,
         .prefix_len = s->opts.prefix_len,
@@ -193,6 +206,8 @@ static int open_stack(struct cli_session *s)
     cfg.addr = s->opts.addr;
     /* ustack shares the kernel side's subnet. */
     cfg.netmask = s->opts.prefix_len ? ~(uint32_t)0 << (32 - s->opts.prefix_len) : 0;
+    cfg.has_mac = s->opts.has_mac;
+    memcpy(cfg.mac, s->opts.mac, sizeof(cfg.mac));
     if (s->pcap || s->opts.verbose >= 2) {
         cfg.tap = tap;
         cfg.tap_ctx = s;
@@ -268,9 +283,14 @@ void cli_session_close(struct cli_session *s)
 
 const char *cli_session_where(const struct cli_session *s, char *buf, size_t len)
 {
+    char kind[40] = "";
+    uint8_t m[6];
+    if (s->st && ustack_get_mac(s->st, m))
+        snprintf(kind, sizeof(kind), " (TAP, MAC %02x:%02x:%02x:%02x:%02x:%02x)", m[0], m[1],
+                 m[2], m[3], m[4], m[5]);
     if (s->opts.netns)
-        snprintf(buf, len, "%s in netns %s", s->opts.ifname, s->opts.netns);
+        snprintf(buf, len, "%s%s in netns %s", s->opts.ifname, kind, s->opts.netns);
     else
-        snprintf(buf, len, "%s", s->opts.ifname);
+        snprintf(buf, len, "%s%s", s->opts.ifname, kind);
     return buf;
 }

@@ -69,17 +69,23 @@ static inline void ustack_link_close(struct ustack_link *l)
         l->ops->close(l);
 }
 
-/* ---- TUN device (src/link/tun.c) ---------------------------------------- */
+/* ---- TUN and TAP devices (src/link/tun.c) -------------------------------- */
 
 struct ustack_tun_config {
     const char *ifname;      /* device name, e.g. "ustack0" (required) */
+    enum ustack_link_kind kind; /* USTACK_LINK_IP (the default): a TUN
+                                   device, bare IP packets; or
+                                   USTACK_LINK_ETHERNET: a TAP device,
+                                   Ethernet frames (the kernel side then
+                                   has a MAC and speaks ARP) */
     const char *netns;       /* create the device in /var/run/netns/NAME, or NULL */
     uint32_t kernel_addr;    /* kernel-side address, host byte order */
     unsigned prefix_len;     /* kernel-side prefix length, e.g. 24 */
     unsigned mtu;            /* 0 means 1500 */
 };
 
-/* Create and configure a TUN device (IFF_TUN | IFF_NO_PI): address, prefix,
+/* Create and configure a TUN device (IFF_TUN | IFF_NO_PI), or a TAP device
+ * (IFF_TAP | IFF_NO_PI) for kind USTACK_LINK_ETHERNET: address, prefix,
  * MTU, IPv6 off, link up, fd non-blocking. Needs CAP_NET_ADMIN. On failure
  * returns NULL and writes a human-readable reason into err. */
 struct ustack_link *ustack_tun_open(const struct ustack_tun_config *cfg,

@@ -201,6 +201,10 @@ uint64_t ustack_now(const struct ustack *st);
 /* The link this stack sends through. */
 struct ustack_link *ustack_link(struct ustack *st);
 
+/* Our MAC address on an Ethernet link (configured, or derived from the
+ * secret). Returns false, leaving mac alone, on a bare-IP link. */
+bool ustack_get_mac(const struct ustack *st, uint8_t mac[6]);
+
 /* Snapshot of every counter. */
 void ustack_get_stats(const struct ustack *st, struct ustack_stats *out);
 

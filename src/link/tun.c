@@ -1,5 +1,8 @@
 /*
- * TUN device link: bare IPv4/IPv6 packets to and from the kernel.
+ * TUN device link: bare IPv4/IPv6 packets to and from the kernel; or, with
+ * kind USTACK_LINK_ETHERNET, a TAP device: Ethernet frames, the kernel's
+ * side of the link an Ethernet interface with its own MAC that resolves
+ * ustack's address with ARP. Everything else is the same for both.
  *
  * ustack_tun_open() creates the device and configures the kernel's end of it
  * itself, with ioctls on an AF_INET socket and one /proc/sys write, so that a
@@ -193,7 +196,14 @@ static int leave_netns(int orig, char *err, size_t errlen)
 
 /* ---- device configuration (in the current namespace) -------------------- */
 
-static int create_device(const char *ifname, char *err, size_t errlen)
+/* "TUN" or "TAP", for messages. */
+static const char *device_type(enum ustack_link_kind kind)
+{
+    return kind == USTACK_LINK_ETHERNET ? "TAP" : "TUN";
+}
+
+static int create_device(const char *ifname, enum ustack_link_kind kind, char *err,
+                         size_t errlen)
 {
     /* Non-blocking: the runner drains the device until it is empty.
      * Close-on-exec: a child process must not keep the device alive. */
@@ -208,8 +218,8 @@ static int create_device(const char *ifname, char *err, size_t errlen)
     struct ifreq ifr;
     memset(&ifr, 0, sizeof(ifr));
     /* IFF_NO_PI: no 4-byte packet-information prefix; each read or write
-     * is exactly one IP packet. */
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+     * is exactly one IP packet (TUN) or one Ethernet frame (TAP). */
+    ifr.ifr_flags = (kind == USTACK_LINK_ETHERNET ? IFF_TAP : IFF_TUN) | IFF_NO_PI;
     memcpy(ifr.ifr_name, ifname, strlen(ifname));
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
@@ -217,11 +227,11 @@ static int create_device(const char *ifname, char *err, size_t errlen)
             set_err(err, errlen, "interface %s already exists and is in use", ifname);
         else if (e == EINVAL)
             set_err(err, errlen,
-                    "cannot create TUN device %s: an interface of another type has that name",
-                    ifname);
+                    "cannot create %s device %s: an interface of another type has that name",
+                    device_type(kind), ifname);
         else
-            set_err(err, errlen, "cannot create TUN device %s: %s%s", ifname, strerror(e),
-                    perm_hint(e));
+            set_err(err, errlen, "cannot create %s device %s: %s%s", device_type(kind), ifname,
+                    strerror(e), perm_hint(e));
         close(fd);
         return -1;
     }
@@ -325,7 +335,7 @@ out:
 static int open_here(const struct ustack_tun_config *cfg, unsigned mtu, char *err,
                      size_t errlen)
 {
-    int fd = create_device(cfg->ifname, err, errlen);
+    int fd = create_device(cfg->ifname, cfg->kind, err, errlen);
     if (fd < 0)
         return -1;
     if (configure_device(cfg, mtu, err, errlen) < 0) {
@@ -382,7 +392,7 @@ struct ustack_link *ustack_tun_open(const struct ustack_tun_config *cfg, char *e
     }
 
     t->base.ops = &tun_ops;
-    t->base.kind = USTACK_LINK_IP;
+    t->base.kind = cfg->kind == USTACK_LINK_ETHERNET ? USTACK_LINK_ETHERNET : USTACK_LINK_IP;
     t->base.mtu = mtu;
     t->base.fd = fd;
     memcpy(t->ifname, cfg->ifname, strlen(cfg->ifname) + 1);

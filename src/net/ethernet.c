@@ -48,6 +48,14 @@ void eth_choose_mac(const struct ustack *st, uint8_t mac[ETH_ADDR_LEN])
     mac[0] = (uint8_t)((mac[0] & ~ETH_GROUP_BIT) | ETH_LOCAL_BIT);
 }
 
+bool ustack_get_mac(const struct ustack *st, uint8_t mac[6])
+{
+    if (st->link->kind != USTACK_LINK_ETHERNET)
+        return false;
+    memcpy(mac, st->mac, ETH_ADDR_LEN);
+    return true;
+}
+
 bool eth_is_unicast(const uint8_t mac[ETH_ADDR_LEN])
 {
     static const uint8_t zero[ETH_ADDR_LEN];

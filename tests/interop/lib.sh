@@ -139,8 +139,15 @@ ustk_ns() { # COMMAND...
 # a capture, and wait (bounded) until the device is up and addressed.
 # Extra arguments go to ustack. Returns non-zero (log shown) if it fails.
 # USTK_CMD picks another subcommand that brings the stack up (e.g. serve).
+# USTK_LINK=tap runs it on a TAP device (Ethernet and ARP) instead of TUN;
+# USTK_MAC then sets ustack's MAC (default: ustack picks one).
 ustk_start() { # [USTACK-ARGS...]
-    "$USTACK" "${USTK_CMD:-up}" --ifname "$USTK_IFNAME" \
+    local link=()
+    if [ "${USTK_LINK:-tun}" = tap ]; then
+        link=(--tap)
+        [ -n "${USTK_MAC:-}" ] && link+=(--mac "$USTK_MAC")
+    fi
+    "$USTACK" "${USTK_CMD:-up}" --ifname "$USTK_IFNAME" "${link[@]}" \
         --kernel-addr "$USTK_KADDR/$USTK_PREFIX" --addr "$USTK_ADDR" \
         --netns "$USTK_NS" --pcap "$USTK_PCAP" "$@" >"$USTK_LOG" 2>&1 &
     USTK_PID=$!
