@@ -978,3 +978,91 @@ TEST(udp_bsd_blocking_echo)
     CHECK_EQ(e.served, 20);
     ut_bsd_close(&p);
 }
+
+/* ---- datagrams larger than the MTU ------------------------------------------ */
+
+/* Up to 65,507 bytes leave as IP fragments (RFC 791 §3.2); put back
+ * together, they are one datagram with a header length and a checksum
+ * over all of it. */
+TEST(udp_send_larger_than_mtu_fragments)
+{
+    struct ip_fixture fx;
+    REQUIRE(ut_open(&fx));
+    int sd = ut_bound(&fx, 0, UT_PORT);
+    REQUIRE(sd >= 0);
+    static const size_t sizes[] = {1473, 3000, 65507};
+    static uint8_t data[65507], whole[65535];
+    for (size_t k = 0; k < sizeof(data); k++)
+        data[k] = (uint8_t)(k * 13 + k / 256);
+    struct sockaddr_in to = ut_sin(FX_PEER, UT_PEER_PORT);
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t len = sizes[i];
+        CHECK_EQ(ustack_sendto(fx.st, sd, data, len, 0, SA(to), sizeof(to)), (ssize_t)len);
+        /* Collect the fragments: offsets in 8-byte units, MF on all but the
+         * last, every one within the MTU. */
+        size_t got = 0, frames = 0;
+        bool last_seen = false;
+        uint8_t frame[FX_MTU];
+        size_t n;
+        while (!last_seen && (n = fx_sent(&fx, frame, sizeof(frame))) > 0) {
+            frames++;
+            CHECK(fx_is_ip(frame, n, UT_PROTO, FX_ADDR, FX_PEER));
+            uint16_t fo = get_be16(frame + 6);
+            size_t off = (size_t)(fo & 0x1fff) * 8;
+            CHECK_EQ(off, got);
+            REQUIRE(off + n - 20 <= sizeof(whole));
+            memcpy(whole + off, frame + 20, n - 20);
+            got = off + n - 20;
+            last_seen = !(fo & 0x2000);
+        }
+        CHECK(last_seen);
+        CHECK_EQ(frames, (len + 8 + 1479) / 1480);
+        CHECK_EQ(got, len + 8);
+        CHECK_EQ(get_be16(whole + 4), len + 8);
+        CHECK_EQ(cksum_finish(cksum_add(cksum_pseudo_ipv4(FX_ADDR, FX_PEER, UT_PROTO,
+                                                          (uint16_t)(len + 8)),
+                                        whole, len + 8)), 0);
+        CHECK_MEM(whole + 8, data, len);
+    }
+    CHECK_EQ(STAT(&fx, udp_tx), 3);
+    fx_close(&fx);
+}
+
+/* A datagram that arrives in fragments is delivered once reassembled. */
+TEST(udp_receive_reassembled_datagram)
+{
+    struct ip_fixture fx;
+    REQUIRE(ut_open(&fx));
+    int sd = ut_bound(&fx, 0, UT_PORT);
+    REQUIRE(sd >= 0);
+    static uint8_t data[4000], dgram[4008], buf[5000];
+    for (size_t k = 0; k < sizeof(data); k++)
+        data[k] = (uint8_t)(k * 5 + 1);
+    put_be16(dgram, UT_PEER_PORT);
+    put_be16(dgram + 2, UT_PORT);
+    put_be16(dgram + 4, sizeof(dgram));
+    put_be16(dgram + 6, 0);
+    memcpy(dgram + 8, data, sizeof(data));
+    put_be16(dgram + 6, ut_cksum(FX_PEER, FX_ADDR, dgram, sizeof(dgram)));
+    /* Three fragments of 1480, 1480 and 1048 bytes, the last sent first. */
+    static const size_t offs[] = {2960, 0, 1480};
+    for (int i = 0; i < 3; i++) {
+        uint8_t frame[FX_MTU];
+        size_t off = offs[i], flen = off == 2960 ? sizeof(dgram) - 2960 : 1480;
+        memcpy(frame + 20, dgram + off, flen);
+        size_t n = fx_build_ip(frame, FX_PEER, FX_ADDR, UT_PROTO, frame + 20, flen);
+        put_be16(frame + 4, 0x4242);
+        put_be16(frame + 6, (uint16_t)((off / 8) | (off == 2960 ? 0 : 0x2000)));
+        fx_fix_ip_checksum(frame);
+        CHECK_EQ(ustack_events(fx.st, sd) & USTACK_EV_READABLE, 0);
+        fx_input(&fx, frame, n);
+    }
+    struct sockaddr_in from;
+    socklen_t flen = sizeof(from);
+    CHECK_EQ(ustack_recvfrom(fx.st, sd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen),
+             (ssize_t)sizeof(data));
+    CHECK_MEM(buf, data, sizeof(data));
+    CHECK_EQ(ntohs(from.sin_port), UT_PEER_PORT);
+    CHECK_EQ(STAT(&fx, udp_delivered), 1);
+    fx_close(&fx);
+}
