@@ -163,8 +163,8 @@
     X(udp, drop_truncated, "shorter than a UDP header")                       \
     X(udp, drop_bad_length, "length field below 8 or past the IP payload")    \
     X(udp, drop_bad_checksum, "UDP checksum wrong")                           \
-    X(udp, no_port, "no socket on the port (port unreachable sent)")          \
-    X(udp, drop_wrong_peer, "not from the connected peer (unreachable sent)") \
+    X(udp, no_port, "no socket for the port (ICMP unreachable, if allowed)")  \
+    X(udp, drop_wrong_peer, "not from the connected peer (as no_port)")       \
     X(udp, drop_broadcast_no_port, "broadcast to a port with no socket")      \
     X(udp, drop_rcvq_full, "receive queue full (datagrams or bytes)")         \
     X(udp, drop_no_memory, "receive queue storage could not be allocated")    \
