@@ -353,9 +353,12 @@ static int run_crr(const struct opts *o)
             break;
     }
     double secs = secs_since(t0);
+    /* A rare lost SYN (a full queue somewhere) costs a retry and shows in
+     * the rate; only a failing server makes the run an error. */
+    bool bad = failed * 100 > ok;
     printf("RESULT mode=crr status=%s conns=%lu failed=%lu secs=%.6f cps=%.1f\n",
-           failed ? "error" : "ok", ok, failed, secs, (double)ok / secs);
-    return failed ? 1 : 0;
+           bad ? "error" : "ok", ok, failed, secs, (double)ok / secs);
+    return bad ? 1 : 0;
 }
 
 /* ---- many idle connections --------------------------------------------------- */
