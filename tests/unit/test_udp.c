@@ -280,6 +280,21 @@ TEST(udp_closed_port_gets_port_unreachable)
     fx_close(&fx);
 }
 
+/* The answers share ICMP's error rate limit (a burst of 10 by default);
+ * every datagram is still counted. */
+TEST(udp_port_unreachable_rate_limited)
+{
+    struct ip_fixture fx;
+    REQUIRE(ut_open(&fx));
+    for (int i = 0; i < 25; i++)
+        ut_deliver(&fx, FX_PEER, FX_ADDR, UT_PEER_PORT, 9999, "knock", 5);
+    CHECK_EQ(STAT(&fx, udp_no_port), 25);
+    CHECK_EQ(STAT(&fx, icmp_tx_dest_unreach), 10);
+    CHECK_EQ(STAT(&fx, icmp_rate_limited), 15);
+    CHECK_EQ(fx_pending(&fx), 10);
+    fx_close(&fx);
+}
+
 TEST(udp_broadcast_to_closed_port_no_icmp)
 {
     struct ip_fixture fx;
