@@ -603,6 +603,7 @@ static void duplicate_ack(struct ustack *st, struct tcp_conn *c)
 static void new_ack_recovery(struct ustack *st, struct tcp_conn *c)
 {
     c->rec.dupacks = 0;
+    c->rec.rto_hold = false; /* the path works again: go-back-N goes on */
     if (!c->rec.active)
         return;
     if (seq_geq(c->snd.una, c->rec.recover)) {

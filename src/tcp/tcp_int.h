@@ -161,6 +161,9 @@ struct tcp_recovery {
                              no (further) fast retransmit */
     bool fast;            /* ... after a fast retransmit (not a timeout):
                              partial ACKs retransmit the next hole */
+    bool rto_hold;        /* after a timeout, the rest of what was in
+                             flight is sent again only once an ACK moves
+                             SND.UNA (not on duplicate ACKs) */
     uint32_t recover;     /* SND.NXT when recovery began */
 };
 

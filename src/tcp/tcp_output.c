@@ -347,6 +347,12 @@ static bool send_one(struct ustack *st, struct tcp_conn *c, bool override)
     bool fin;
     if (!next_segment(c, seq, &len, &fin, &queued))
         return false;
+    /* After a timeout, only the earliest segment went again (RFC 6298
+     * §5.4); the rest of the old data follows once an ACK shows the path
+     * delivers again. Duplicate ACKs do not: they only say the hole is
+     * still there. */
+    if (c->rec.rto_hold && seq_lt(seq, c->snd.nxt))
+        return false;
     if (!override && !fin && len < c->snd_mss &&
         !small_segment_ok(c, seq, len, queued))
         return false;

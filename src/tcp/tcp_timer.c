@@ -202,6 +202,7 @@ static void retransmit_after_timeout(struct ustack *st, struct tcp_conn *c)
 {
     c->rec.active = true;
     c->rec.fast = false;
+    c->rec.rto_hold = true;
     c->rec.recover = c->snd.nxt;
     c->rec.dupacks = 0;
     c->send_next = c->snd.una;
