@@ -387,6 +387,22 @@ static bool finished(const struct run *r)
            r->net->node[SIMNET_B].st->tcp->conn_count == 1;
 }
 
+/* The invariant that keeps a connection from stalling (docs/
+ * ARCHITECTURE.md): while data or our FIN is queued or unacknowledged in
+ * a state that may send, the retransmission or the persist timer runs.
+ * NULL when it holds, else the connection breaking it. */
+static const struct tcp_conn *stalled_conn(struct ustack *st)
+{
+    for (const struct tcp_conn *c = st->tcp->all; c; c = c->all_next) {
+        bool waiting = c->snd.una != c->snd.nxt || ringbuf_used(&c->sndbuf) > 0 ||
+                       (c->fin_pending && !tcp_fin_acked(c));
+        if (tcp_may_send(c->state) && waiting && !tcp_timer_running(c, TCP_TIMER_RTX) &&
+            !tcp_timer_running(c, TCP_TIMER_PERSIST))
+            return c;
+    }
+    return NULL;
+}
+
 static bool one_event(struct simnet *net, void *ctx)
 {
     (void)net;
@@ -409,6 +425,9 @@ static bool drive(struct run *r, uint64_t bound)
         }
         app_step(r, &r->app[0]);
         app_step(r, server);
+        for (int i = 0; i < 2; i++)
+            if (stalled_conn(r->net->node[i].st))
+                app_fail(&r->app[i], 0, "data waiting, no timer running");
         if (r->app[0].what || server->what)
             return false;
         if (finished(r))
