@@ -13,7 +13,7 @@
  *                                   reading the echo as it comes, checked
  *   kclient rr    HOST --iters N    1-byte request/response on the echo port
  *   kclient crr   HOST --seconds S  connect + abortive close, as fast as it can
- *   kclient hold  HOST --conns N [--pid P]
+ *   kclient hold  HOST --conns N [--pid P] [--bind ADDR]
  *                                   open up to N connections to the echo port
  *                                   (spread over processes when N is above
  *                                   the descriptor limit) and keep them idle;
@@ -55,6 +55,7 @@
 
 struct opts {
     const char *mode, *host;
+    const char *bind; /* local address to connect from, or NULL */
     uint64_t bytes;
     unsigned long iters, conns;
     double seconds;
@@ -89,6 +90,17 @@ static int tcp_connect(const struct opts *o, unsigned port, double timeout)
     if (fd < 0)
         return -1;
     set_timeouts(fd, timeout);
+    if (o->bind) {
+        /* The port is still chosen at connect, per destination. */
+        int one = 1;
+        struct sockaddr_in l = {.sin_family = AF_INET};
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        if (inet_pton(AF_INET, o->bind, &l.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&l, sizeof(l)) < 0) {
+            close(fd);
+            return -1;
+        }
+    }
     if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
         close(fd);
         return -1;
@@ -609,7 +621,7 @@ static void usage(void)
             "usage: kclient send|recv|echo HOST --bytes N [--seconds S]\n"
             "       kclient rr HOST --iters N [--seconds S]\n"
             "       kclient crr HOST --seconds S [--conns N]\n"
-            "       kclient hold HOST --conns N [--pid P] [--seconds S]\n"
+            "       kclient hold HOST --conns N [--pid P] [--bind ADDR] [--seconds S]\n"
             "       kclient udpblast|udpsink ADDR --port P --seconds S\n");
     exit(2);
 }
@@ -635,6 +647,8 @@ static void parse(int argc, char **argv, struct opts *o)
             o->port = (unsigned)strtoul(v, NULL, 10);
         } else if (!strcmp(k, "--pid")) {
             o->pid = strtol(v, NULL, 10);
+        } else if (!strcmp(k, "--bind")) {
+            o->bind = v;
         } else {
             usage();
         }

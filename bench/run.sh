@@ -290,11 +290,13 @@ tcp_round() {
     addr "$side.crr1" "$r" cps
 }
 
-# hold SIDE NS HOST PID
+# hold_round SIDE NS HOST PID FROM: the connections come from address FROM,
+# a fresh one each run, so the TIME-WAITs the client keeps after a run
+# never leave the next one short of ports.
 hold_round() {
-    local side=$1 ns=$2 host=$3 pid=$4 r
+    local side=$1 ns=$2 host=$3 pid=$4 from=$5 r
     r=$(kc "$ns" $((HOLD_SECS + 60)) hold "$host" --conns "$CONNS" --pid "$pid" \
-        --seconds $HOLD_SECS)
+        --bind "$from" --seconds $HOLD_SECS)
     add "$side.held" "$(field "$r" verified)"
     add "$side.rss_per_conn" "$(field "$r" bytes_per_conn)"
     add "$side.slab_per_conn" "$(field "$r" slab_bytes_per_conn)"
@@ -514,9 +516,13 @@ main() {
 
     profile_ustack
 
-    log "idle connections: up to $CONNS"
-    hold_round U "$NS_T" "$TUN_ADDR" "$USTACK_PID"
-    hold_round K "$NS_A" "$VETH_BADDR" "$KSERVER_PID"
+    for r in $(seq "$RUNS"); do
+        log "run $r/$RUNS: idle connections, up to $CONNS"
+        ip -n "$NS_T" addr add "10.77.0.$((10 + r))/32" dev "$TUN_IF"
+        ip -n "$NS_A" addr add "10.78.0.$((10 + r))/32" dev "$VETH_A"
+        hold_round U "$NS_T" "$TUN_ADDR" "$USTACK_PID" "10.77.0.$((10 + r))"
+        hold_round K "$NS_A" "$VETH_BADDR" "$KSERVER_PID" "10.78.0.$((10 + r))"
+    done
 
     if [ "$HAVE_IPTABLES" = yes ]; then
         for r in $(seq "$RUNS"); do
