@@ -26,7 +26,9 @@
  *
  * Everything the stack sends is checked too: it must fit the MTU and be a
  * well-formed IPv4 packet (version, header length, total length equal to the
- * frame, correct header checksum). A violation aborts, which libFuzzer
+ * frame, correct header checksum); on an Ethernet link, come from the
+ * stack's MAC (02:00:00:00:00:02, which the seeds address) and be IPv4 or a
+ * well-formed ARP packet from us. A violation aborts, which libFuzzer
  * reports as a crash.
  *
  * Relative TCP: the stack's initial sequence numbers are unpredictable by
@@ -82,6 +84,10 @@
 
 #define ETH_HEADER_LEN 14
 #define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_ARP 0x0806
+#define ARP_LEN 28
+/* The stack's MAC on an Ethernet link: the seeds send to it. */
+static const uint8_t OUR_MAC[6] = {0x02, 0, 0, 0, 0, 0x02};
 #define IP_PROTO_TCP 6
 #define TCP_HDR_MIN 20
 #define TCP_FLAG_SYN 0x02
@@ -207,6 +213,21 @@ static void note_syn(struct fuzz_run *run, const uint8_t *ip, size_t len)
     s->isn = get32(tcp + 4);
 }
 
+/* What the stack sends as ARP (RFC 826): Ethernet/IPv4, a request or a
+ * reply, from our MAC and address, to a unicast or unknown (zero) MAC. */
+static void check_arp_packet(const uint8_t *p, size_t len)
+{
+    if (len != ARP_LEN || get16(p) != 1 || get16(p + 2) != ETHERTYPE_IPV4 || p[4] != 6 ||
+        p[5] != 4)
+        fuzz_fail("ARP packet of the wrong size or kind", p, len);
+    if (get16(p + 6) != 1 && get16(p + 6) != 2)
+        fuzz_fail("ARP operation neither request nor reply", p, len);
+    if (memcmp(p + 8, OUR_MAC, 6) != 0 || get32(p + 14) != OUR_ADDR)
+        fuzz_fail("ARP sender is not us", p, len);
+    if (p[18] & 1)
+        fuzz_fail("ARP target MAC is a group address", p, len);
+}
+
 static void check_output(struct fuzz_run *run, const uint8_t *f, size_t len)
 {
     if (run->peer->kind == USTACK_LINK_IP) {
@@ -220,8 +241,14 @@ static void check_output(struct fuzz_run *run, const uint8_t *f, size_t len)
     }
     if (len < ETH_HEADER_LEN || len > FUZZ_MTU + ETH_HEADER_LEN)
         fuzz_fail("bad Ethernet frame length", f, len);
+    if (memcmp(f + 6, OUR_MAC, 6) != 0)
+        fuzz_fail("Ethernet source is not our MAC", f, len);
     if (get16(f + 12) == ETHERTYPE_IPV4)
         check_ipv4_packet(f + ETH_HEADER_LEN, len - ETH_HEADER_LEN);
+    else if (get16(f + 12) == ETHERTYPE_ARP)
+        check_arp_packet(f + ETH_HEADER_LEN, len - ETH_HEADER_LEN);
+    else
+        fuzz_fail("EtherType neither IPv4 nor ARP", f, len);
 }
 
 /* Receive and check everything the stack sent. */
@@ -460,15 +487,21 @@ static struct ustack *new_stack(struct ustack_link *link)
     cfg.addr = OUR_ADDR;
     cfg.netmask = OUR_NETMASK;
     /* Small limits: exhaustion paths get exercised, and each input sets up
-     * a stack quickly. */
+     * a stack quickly (the defaults allocate megabytes). */
     cfg.pbuf_count = FUZZ_PBUFS;
     cfg.max_sockets = FUZZ_MAX_CONNS + 4;
     cfg.tcp.max_connections = FUZZ_MAX_CONNS + 4;
     cfg.tcp.sndbuf = FUZZ_TCP_BUF;
     cfg.tcp.rcvbuf = FUZZ_TCP_BUF;
     cfg.tcp.syn_backlog = FUZZ_BACKLOG; /* past it: SYN cookies */
+    cfg.large_pbuf_count = 2;           /* 64 KiB each */
     cfg.has_secret = true;              /* reproducible: no getrandom() */
     memset(cfg.secret, 0x5a, sizeof(cfg.secret));
+    cfg.reasm.max_datagrams = 8;        /* reassembly evicts early... */
+    cfg.reasm.max_bytes = 16384;        /* ...and runs out of memory */
+    cfg.arp.cache_size = 4;             /* neighbours evict each other */
+    cfg.has_mac = true;                 /* the seeds' Ethernet destination */
+    memcpy(cfg.mac, OUR_MAC, sizeof(cfg.mac));
     return ustack_new(&cfg, link, 0);
 }
 

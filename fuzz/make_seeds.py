@@ -18,6 +18,7 @@ Adding a protocol means adding a builder or two below and a line in seeds().
 """
 
 import os
+import random
 import struct
 import sys
 
@@ -98,13 +99,35 @@ def udp(sport, dport, data, src=PEER, dst=US):
     return dgram[:6] + struct.pack("!H", s) + dgram[8:]
 
 
-def ethernet(ethertype, payload, dst=b"\xff" * 6, src=b"\x02\0\0\0\0\x01"):
+OUR_MAC = b"\x02\0\0\0\0\x02"   # the harness gives the stack this MAC
+PEER_MAC = b"\x02\0\0\0\0\x01"
+ETH_BROADCAST = b"\xff" * 6
+ETHERTYPE_IPV4, ETHERTYPE_ARP, ETHERTYPE_IPV6 = 0x0800, 0x0806, 0x86DD
+IP_MF = 0x2000
+
+
+def ethernet(ethertype, payload, dst=ETH_BROADCAST, src=PEER_MAC):
     return dst + src + struct.pack("!H", ethertype) + payload
 
 
-def arp_request(target=US, sender=PEER):
-    return struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1,
-                       b"\x02\0\0\0\0\x01", sender, b"\0" * 6, target)
+def eth_ip(packet):
+    """An IPv4 packet in a frame to the stack's MAC."""
+    return ethernet(ETHERTYPE_IPV4, packet, dst=OUR_MAC)
+
+
+def arp(op, sender=PEER, target=US, sha=PEER_MAC, tha=b"\0" * 6, htype=1):
+    """An Ethernet/IPv4 ARP packet (RFC 826); op 1 request, 2 reply."""
+    return struct.pack("!HHBBH6s4s6s4s", htype, 0x0800, 6, 4, op, sha, sender, tha,
+                       target)
+
+
+def arp_request(target=US, sender=PEER, sha=PEER_MAC):
+    return arp(1, sender=sender, target=target, sha=sha)
+
+
+def arp_reply():
+    """The peer answering the stack's request for it."""
+    return ethernet(ETHERTYPE_ARP, arp(2, target=US, tha=OUR_MAC), dst=OUR_MAC)
 
 
 def seed(link, *frames, step=STEP_1MS):
@@ -124,6 +147,113 @@ def fragments():
     whole = echo(data=bytes(range(48)))
     return [ipv4(PROTO_ICMP, whole[:32], ident=7, frag=0x2000),  # MF
             ipv4(PROTO_ICMP, whole[32:], ident=7, frag=32 // 8)]
+
+
+def fragment_train(msg, piece, ident=9, proto=PROTO_ICMP):
+    """The transport message msg as IPv4 fragments of `piece` bytes (a
+    multiple of 8; the last one shorter), in order."""
+    out = []
+    for off in range(0, len(msg), piece):
+        more = IP_MF if off + piece < len(msg) else 0
+        out.append(ipv4(proto, msg[off:off + piece], ident=ident, frag=more | off // 8))
+    return out
+
+
+def shuffled(frames, seed):
+    """The same frames in a fixed pseudo-random order."""
+    frames = list(frames)
+    random.Random(seed).shuffle(frames)
+    return frames
+
+
+def fragment_seeds():
+    """Reassembly: every order, copies, overlaps, limits, timeouts."""
+    big = echo(data=bytes(i & 0xFF for i in range(3000)))
+    small = echo(data=bytes(range(200)) * 3)
+    train = fragment_train(big, 1480)
+    tiny = fragment_train(small, 64, ident=10)
+    return {
+        "frag_in_order": seed(LINK_IP, *train),
+        "frag_reversed": seed(LINK_IP, *reversed(train)),
+        "frag_tiny_shuffled": seed(LINK_IP, *shuffled(tiny, 1), step=STEP_NONE),
+        "frag_duplicates": seed(LINK_IP, *[f for f in tiny for _ in (0, 1)], step=STEP_NONE),
+        # [0, 64) then [32, 96): the whole datagram goes.
+        "frag_overlap": seed(LINK_IP, ipv4(PROTO_ICMP, small[:64], ident=11, frag=IP_MF),
+                             ipv4(PROTO_ICMP, small[32:96], ident=11, frag=IP_MF | 4),
+                             *fragment_train(small, 64, ident=11)[1:]),
+        # Same place, other bytes.
+        "frag_copy_differs": seed(LINK_IP, tiny[0], tiny[0][:-1] + b"\xff", *tiny[1:]),
+        # Only fragment zero: at the timeout, an ICMP time exceeded.
+        "frag_timeout": seed(LINK_IP, train[0], (STEP_10MIN, ping_frame())),
+        # Past 65535 bytes (the "ping of death"), and more-follows fragments
+        # whose data is not a multiple of 8.
+        "frag_too_big": seed(LINK_IP, train[0],
+                             ipv4(PROTO_ICMP, b"x" * 100, ident=9, frag=8185)),
+        "frag_bad_length": seed(LINK_IP, ipv4(PROTO_ICMP, big[:30], ident=12, frag=IP_MF),
+                                ipv4(PROTO_ICMP, b"", ident=12, frag=IP_MF | 4)),
+        "frag_udp_echo": seed(LINK_IP, *fragment_train(
+            udp(40000, 7, bytes(range(256)) * 10), 1480, ident=13, proto=PROTO_UDP)),
+        "frag_unknown_protocol": seed(LINK_IP, *fragment_train(
+            b"y" * 700, 512, ident=14, proto=UNASSIGNED_PROTO)),
+        "frag_many_datagrams": seed(LINK_IP, *[ipv4(PROTO_ICMP, big[:64], ident=100 + i,
+                                                    frag=IP_MF) for i in range(70)],
+                                    step=STEP_NONE),
+    }
+
+
+def ping_frame():
+    return ipv4(PROTO_ICMP, echo(seq=77))
+
+
+def ethernet_seeds():
+    """Ethernet framing and ARP on a TAP-like link."""
+    ping = eth_ip(ipv4(PROTO_ICMP, echo()))
+    return {
+        "eth_arp_request": seed(LINK_ETHERNET, ethernet(ETHERTYPE_ARP, arp_request())),
+        "eth_ping": seed(LINK_ETHERNET, ping),
+        # The stack must resolve the peer before it can answer; the reply
+        # releases the held echo reply.
+        "eth_ping_then_arp_reply": seed(LINK_ETHERNET, ping, arp_reply()),
+        # Nobody answers: requests repeat each second, then give up; a ping
+        # meanwhile is refused, a later one starts again.
+        "eth_ping_unanswered": seed(LINK_ETHERNET, ping, (STEP_1S, ping), (STEP_1S, ping),
+                                    (STEP_1S, ping), (STEP_1S, ping), (STEP_10MIN, ping)),
+        "eth_arp_unicast_request": seed(LINK_ETHERNET, ethernet(ETHERTYPE_ARP, arp_request(),
+                                                                dst=OUR_MAC)),
+        "eth_arp_probe": seed(LINK_ETHERNET, ethernet(ETHERTYPE_ARP,
+                                                      arp(1, sender=b"\0" * 4))),
+        "eth_arp_gratuitous": seed(LINK_ETHERNET, ethernet(ETHERTYPE_ARP, arp_request()),
+                                   ethernet(ETHERTYPE_ARP, arp(1, target=PEER,
+                                                               sha=b"\x02\0\0\0\0\x09"))),
+        "eth_arp_other_target": seed(LINK_ETHERNET, ethernet(ETHERTYPE_ARP,
+                                                             arp_request(target=PEER))),
+        "eth_arp_conflict": seed(LINK_ETHERNET, ethernet(ETHERTYPE_ARP, arp_request(sender=US))),
+        "eth_arp_bad_htype": seed(LINK_ETHERNET, ethernet(ETHERTYPE_ARP, arp(1, htype=6))),
+        "eth_arp_unsolicited_reply": seed(LINK_ETHERNET, arp_reply()),
+        # A fragmented ping over Ethernet, answered once ARP resolves.
+        "eth_frag_ping": seed(LINK_ETHERNET, *[eth_ip(f) for f in fragment_train(
+            echo(data=bytes(3000)), 1480)], arp_reply()),
+        "eth_not_for_us": seed(LINK_ETHERNET, ping[:0] + b"\x02\0\0\0\0\x07" + ping[6:],
+                               ethernet(ETHERTYPE_IPV4, ping[14:],
+                                        dst=b"\x01\0\x5e\0\0\x01")),
+        "eth_ipv6_and_others": seed(LINK_ETHERNET, ethernet(ETHERTYPE_IPV6, b"\x60" + bytes(39),
+                                                            dst=OUR_MAC),
+                                    ethernet(0x88CC, bytes(20), dst=OUR_MAC),
+                                    ethernet(0x0040, bytes(20), dst=OUR_MAC), b"\x02\0\0"),
+        "eth_broadcast_ping": seed(LINK_ETHERNET, ethernet(ETHERTYPE_IPV4, ping[14:])),
+        # Resolved first: replies go straight out; ten minutes later the
+        # entry is stale and re-checked while still in use.
+        "eth_arp_reply_then_pings": seed(LINK_ETHERNET, arp_reply(), ping, (STEP_10MIN, ping),
+                                         (STEP_1S, ping), (STEP_1S, arp_reply()), ping),
+        # Neighbours other than the peer, learned from their requests (a
+        # few more than the harness's small cache holds), and answered.
+        "eth_arp_learn_many": seed(LINK_ETHERNET, *[
+            f for i in range(3, 9) for f in (
+                ethernet(ETHERTYPE_ARP, arp_request(sender=bytes([10, 0, 0, i]),
+                                                    sha=bytes([2, 0, 0, 0, 0, i])),
+                         src=bytes([2, 0, 0, 0, 0, i])),
+                eth_ip(ipv4(PROTO_ICMP, echo(seq=i), src=bytes([10, 0, 0, i]))))]),
+    }
 
 
 def tcp_handshake_and_echo(sport=40000):
@@ -241,9 +371,9 @@ def seeds():
         "ipv6_header": seed(LINK_IP, bytes([0x60]) + b"\0" * 39),
         "empty_frame": seed(LINK_IP, b""),
         "all_malformed": seed(LINK_IP, *malformed.values()),
-        "eth_arp_request": seed(LINK_ETHERNET, ethernet(0x0806, arp_request())),
-        "eth_ping": seed(LINK_ETHERNET, ethernet(0x0800, ping, dst=b"\x02\0\0\0\0\x02")),
     }
+    out.update(fragment_seeds())
+    out.update(ethernet_seeds())
     for name, pkt in malformed.items():
         out["malformed_" + name] = seed(LINK_IP, pkt, ping)
     return out
