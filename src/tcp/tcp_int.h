@@ -463,6 +463,9 @@ static inline bool tcp_timer_running(const struct tcp_conn *c,
 void tcp_timer_stop_all(struct ustack *st, struct tcp_conn *c);
 /* Start the retransmission timer at the current RTO (RFC 6298 §5.1). */
 void tcp_rtx_timer_start(struct ustack *st, struct tcp_conn *c);
+/* The user timeout changed: a running retransmission or persist timer
+ * must not run past its new deadline. */
+void tcp_user_timeout_changed(struct ustack *st, struct tcp_conn *c);
 /* Initialise RFC 6298 state for a new connection (RTO = initial RTO). */
 void tcp_rtt_init(struct ustack *st, struct tcp_conn *c);
 /* An ACK arrived that acknowledges new data up to ack: take an RTT sample

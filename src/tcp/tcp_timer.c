@@ -1,7 +1,7 @@
 /*
  * TCP timers (RFC 9293 §3.10.8) and the retransmission timeout (RFC 6298).
  *
- * A connection has up to four deadlines (enum tcp_timer_kind) and sits in
+ * A connection has up to six deadlines (enum tcp_timer_kind) and sits in
  * the stack's timer heap once, keyed by the earliest of them. tcp_timer()
  * pops only connections whose deadline has come, so a tick costs
  * O(log n) per due connection and nothing for the others: 10,000 idle
@@ -23,8 +23,8 @@
  * spuriously more often).
  *
  * On a timeout only the earliest segment is sent again (§5.4); the rest
- * of what was in flight follows, from SND.UNA on, as ACKs come back
- * (go-back-N, paced by the ACKs instead of all at once). Three duplicate
+ * of what was in flight follows, from SND.UNA on, once an ACK moves
+ * SND.UNA (go-back-N, started by the path working again). Three duplicate
  * ACKs retransmit it sooner (fast retransmit, tcp_input.c); the congestion
  * window of RFC 5681 is a later issue.
  *
@@ -148,6 +148,24 @@ void tcp_rtx_timer_start(struct ustack *st, struct tcp_conn *c)
     if (ut && c->rtt.waiting_since + ut < when)
         when = c->rtt.waiting_since + ut;
     tcp_timer_set(st, c, TCP_TIMER_RTX, when);
+}
+
+/* Pull a running timer in to `limit` if it would fire later. */
+static void timer_cap(struct ustack *st, struct tcp_conn *c, enum tcp_timer_kind k,
+                      uint64_t limit)
+{
+    if (tcp_timer_running(c, k) && c->timer_at[k] > limit)
+        tcp_timer_set(st, c, k, limit);
+}
+
+void tcp_user_timeout_changed(struct ustack *st, struct tcp_conn *c)
+{
+    uint64_t ut = user_timeout_us(c);
+    if (!ut)
+        return;
+    timer_cap(st, c, TCP_TIMER_RTX, c->rtt.waiting_since + ut);
+    if (c->probes)
+        timer_cap(st, c, TCP_TIMER_PERSIST, c->probe_since + ut);
 }
 
 void tcp_rtt_retransmitted(struct tcp_conn *c, uint32_t seq, uint32_t end)

@@ -465,6 +465,7 @@ int tcp_setopt(struct ustack *st, struct tcp_conn *c, int opt, int value)
         if (value < 0)
             return -EINVAL;
         c->user_timeout_ms = value ? (uint32_t)value : st->cfg.tcp.user_timeout_ms;
+        tcp_user_timeout_changed(st, c);
         return 0;
     default:
         return -ENOPROTOOPT;

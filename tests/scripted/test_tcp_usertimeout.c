@@ -178,3 +178,19 @@ TEST(test_tcp_usertimeout_default_config_applies)
     expect_user_timeout_at(ts, sd, t + 2 * SEC);
     ts_free(ts);
 }
+
+TEST(test_tcp_usertimeout_set_while_waiting)
+{
+    struct ts *ts = ts_new();
+    int sd = ts_passive_open(ts, NULL);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 100), 100);
+    uint64_t t = ts_now_us(ts);
+    ts_out(ts, "P. 1:101(100) ack 1");
+    ts_out_at(ts, t + 1 * SEC, "P. 1:101(100) ack 1");
+    ts_out_at(ts, t + 3 * SEC, "P. 1:101(100) ack 1");
+    /* At 3 s the next retransmission is due at 7 s; a user timeout of
+     * 4 s set now counts from the first send: the abort comes at 4 s. */
+    ts_setopt(ts, sd, USTACK_TCP_USER_TIMEOUT, 4000);
+    expect_user_timeout_at(ts, sd, t + 4 * SEC);
+    ts_free(ts);
+}
