@@ -51,12 +51,31 @@
  * us spend a packet per handful of bytes (a resource attack). */
 #define TCP_MIN_MSS 64
 
+/* Most SACK blocks one segment can carry: 4 fill the 40-byte option
+ * space (2 + 4 * 8 = 34 bytes), 3 when timestamps take 12 (RFC 2018 §3). */
+#define TCP_SACK_MAX_BLOCKS 4
+
 /* Options seen in a segment (tcp_options.c). */
 struct tcp_opts {
     bool has_mss;
     uint16_t mss;
-    /* Window scale (RFC 7323 §2), timestamps (RFC 7323 §3) and SACK
-     * (RFC 2018) get their fields here when they are implemented. */
+    bool has_wscale;       /* window scale (RFC 7323 §2.2), SYNs only */
+    uint8_t wscale;        /* ... the shift as sent (clamped at use) */
+    bool sack_permitted;   /* SACK-permitted (RFC 2018 §2), SYNs only */
+    bool has_ts;           /* timestamps (RFC 7323 §3.2) */
+    uint32_t tsval, tsecr; /* ... TSval and TSecr as sent */
+    /* SACK blocks (RFC 2018 §3), in the order the segment lists them.
+     * The parser only checks the option's shape; input validates the
+     * blocks against the connection before anyone uses them: once
+     * other_states() has run the ACK checks, sack[0 .. sack_count) are
+     * the blocks with SND.UNA =< start < end =< SND.NXT, the others
+     * dropped (and counted). Each block is [start, end): the sequence
+     * numbers the peer holds. Meaningful only when the connection
+     * negotiated SACK (otherwise sack_count is 0). */
+    uint8_t sack_count;
+    struct {
+        uint32_t start, end;
+    } sack[TCP_SACK_MAX_BLOCKS];
 };
 
 /* A received segment after parsing: the fields of the header by the names
