@@ -102,6 +102,9 @@ enum ustack_sockopt {
                                 connection fails with ETIMEDOUT; replaces
                                 the retry count; 0 = the stack's default
                                 (config tcp.user_timeout_ms) */
+    USTACK_TCP_TRACE,       /* 1: produce trace rows for this connection
+                               (ustack/trace.h; needs a sink registered
+                               with ustack_set_trace_sink); 0: stop */
 };
 
 /* Create a socket. Returns its descriptor (sd >= 0) or -errno

@@ -29,6 +29,15 @@ struct ustack_tcp_info {
     uint32_t rto_us;                   /* current retransmission timeout */
     uint32_t mss;                      /* effective send MSS */
     uint32_t listen_backlog;           /* listeners: accept queue length */
+
+    /* Congestion and timing (`ustack stat`). */
+    uint32_t rttvar_us;                /* RTT variation (RFC 6298) */
+    uint32_t cwnd;                     /* congestion window, bytes; 0 = not
+                                          known */
+    uint32_t ssthresh;                 /* slow start threshold, bytes;
+                                          UINT32_MAX = none yet */
+    uint32_t in_flight;                /* sent, not yet acknowledged:
+                                          SND.NXT - SND.UNA */
 };
 
 /* Call fn once per connection (listeners included), in no particular

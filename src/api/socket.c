@@ -67,7 +67,7 @@ enum sock_state {
 };
 
 #define NO_SLOT (-1)
-#define OPT_MAX USTACK_TCP_USER_TIMEOUT /* highest option number */
+#define OPT_MAX USTACK_TCP_TRACE /* highest option number */
 
 struct sock {
     struct tcp_conn *conn; /* stream sockets; NULL until first needed */
@@ -889,6 +889,8 @@ static int opt_normalize(int opt, int *value)
         return *value >= 1 && *value <= 127 ? 0 : -EINVAL;
     case USTACK_TCP_USER_TIMEOUT:
         return *value >= 0 ? 0 : -EINVAL;
+    case USTACK_TCP_TRACE:
+        return *value == 0 || *value == 1 ? 0 : -EINVAL;
     default:
         return -ENOPROTOOPT; /* unknown, or read-only (ERROR, TYPE) */
     }

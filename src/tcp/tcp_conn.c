@@ -199,6 +199,7 @@ void tcp_set_state(struct ustack *st, struct tcp_conn *c, enum tcp_conn_state s)
     if (s == TCP_ESTABLISHED)
         tcp_peer_heard(st, c); /* keep-alive counts idle time from here */
     c->state = s;
+    TCP_TRACE(st, c, USTACK_TRACE_STATE);
     tcp_keepalive_update(st, c);
 }
 
@@ -234,6 +235,7 @@ struct tcp_conn *tcp_conn_alloc(struct ustack *st)
     ratelimit_init(&c->challenge, st->cfg.tcp.challenge_ack_burst,
                    st->cfg.tcp.challenge_ack_rate, st->now);
     tcp_rtt_init(st, c);
+    tcp_trace_init(st, c);
     /* Link into the list of every connection. */
     c->all_next = t->all;
     if (t->all)
@@ -290,6 +292,7 @@ void tcp_conn_release_buffers(struct tcp_conn *c)
 void tcp_conn_destroy(struct ustack *st, struct tcp_conn *c)
 {
     struct tcp_state *t = st->tcp;
+    TCP_TRACE(st, c, USTACK_TRACE_END);
     tcp_timer_stop_all(st, c);
     LIST_UNLINK(c, hash_next, hash_pprev); /* four-tuple or listener table */
     LIST_UNLINK(c, bind_next, bind_pprev);

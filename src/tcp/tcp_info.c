@@ -28,6 +28,10 @@ static void fill_info(const struct tcp_conn *c, struct ustack_tcp_info *info)
         .rto_us = c->rtt.rto,
         .mss = c->snd_mss,
         .listen_backlog = c->state == TCP_LISTEN ? c->listen.accept_q.len : 0,
+        .rttvar_us = c->rtt.rttvar,
+        .cwnd = tcp_obs_cwnd(c),
+        .ssthresh = tcp_obs_ssthresh(c),
+        .in_flight = tcp_obs_in_flight(c),
     };
 }
 

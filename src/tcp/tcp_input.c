@@ -135,6 +135,7 @@ static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *l,
     c->ka.intvl_s = l->ka.intvl_s;
     c->ka.count = l->ka.count;
     c->user_timeout_ms = l->user_timeout_ms;
+    tcp_trace_inherit(c, l);
     tcp_port_bind_child(st, c);
     return c;
 }
@@ -641,6 +642,7 @@ static void process_ack(struct ustack *st, struct tcp_conn *c,
         if (opened)
             tcp_notify(st, c);
     }
+    TCP_TRACE(st, c, USTACK_TRACE_ACK); /* if SND.UNA or cwnd moved */
 }
 
 /* RFC 5961 §5.2: an ACK is acceptable only if

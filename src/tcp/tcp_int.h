@@ -12,6 +12,7 @@
  *   isn.c          RFC 6528  initial sequence numbers
  *   syncookie.c    RFC 4987 §3.6 SYN cookies
  *   tcp_info.c     the connection listing for observers
+ *   tcp_trace.c    per-connection trace rows for observers
  */
 #ifndef USTACK_TCP_TCP_INT_H
 #define USTACK_TCP_TCP_INT_H
@@ -27,6 +28,7 @@
 #include "core/timerheap.h"
 #include "tcp/seq.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_trace.h"
 
 /* ---- The wire format (RFC 9293 §3.1) ------------------------------------ */
 
@@ -322,6 +324,7 @@ struct tcp_conn {
     /* Statistics for ustack_tcp_connections(). */
     uint64_t bytes_acked, bytes_received;
     uint32_t retransmissions;
+    struct tcp_trace trace; /* tcp_trace.c */
 };
 
 /* TCP's part of the stack (st->tcp). */
@@ -342,6 +345,8 @@ struct tcp_state {
 
     bool debug_iss_set;            /* tcp_debug_set_next_iss() */
     uint32_t debug_iss;
+
+    struct tcp_trace_sink trace;   /* tcp_trace.c */
 };
 
 #define TCP_LISTEN_BUCKETS 256

@@ -297,6 +297,7 @@ static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
         STAT_INC(st, tcp_retransmits);
         c->retransmissions++;
         tcp_rtt_retransmitted(c, seq, end);
+        TCP_TRACE(st, c, USTACK_TRACE_RTX);
     } else {
         tcp_rtt_start(st, c, seq);
     }
@@ -404,4 +405,5 @@ void tcp_output(struct ustack *st, struct tcp_conn *c)
     else if (c->ack_delayed)
         delay_ack(st, c);
     tcp_persist_update(st, c);
+    TCP_TRACE(st, c, USTACK_TRACE_SEND); /* if SND.NXT moved */
 }

@@ -249,6 +249,7 @@ static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
         c->rtt.retries++;
     c->rtt.rto = clamp_rto(st, 2 * (uint64_t)c->rtt.rto); /* §5.5 */
     c->rtt.timing = false;                               /* Karn */
+    TCP_TRACE(st, c, USTACK_TRACE_TIMEOUT);
     if (handshake) {
         c->rtt.syn_timed_out = true;
         STAT_INC(st, tcp_retransmits);

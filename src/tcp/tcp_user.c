@@ -467,6 +467,8 @@ int tcp_setopt(struct ustack *st, struct tcp_conn *c, int opt, int value)
         c->user_timeout_ms = value ? (uint32_t)value : st->cfg.tcp.user_timeout_ms;
         tcp_user_timeout_changed(st, c);
         return 0;
+    case USTACK_TCP_TRACE:
+        return tcp_trace_setopt(st, c, value);
     default:
         return -ENOPROTOOPT;
     }
@@ -486,6 +488,7 @@ int tcp_getopt(const struct tcp_conn *c, int opt, int *value)
     case USTACK_TCP_KEEPINTVL: *value = (int)c->ka.intvl_s; return 0;
     case USTACK_TCP_KEEPCNT: *value = (int)c->ka.count; return 0;
     case USTACK_TCP_USER_TIMEOUT: *value = (int)c->user_timeout_ms; return 0;
+    case USTACK_TCP_TRACE: *value = c->trace.on; return 0;
     case USTACK_SO_TYPE: *value = USTACK_SOCK_STREAM; return 0;
     default: return -ENOPROTOOPT;
     }
