@@ -61,6 +61,7 @@ static const struct cli_command connect_command = {
         "  echo hello | ustack connect 10.0.0.1 5000",
     .options = connect_options,
     .stack_options = true,
+    .obs_options = true,
     .tcp_options = true,
     .min_operands = 2,
     .max_operands = 2,

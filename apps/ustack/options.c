@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trace_writer.h"
 #include "ustack/socket.h"
 #include "ustack/ustack.h"
 
@@ -38,6 +39,11 @@ enum {
     KEY_IMPAIR,
     KEY_TAP,
     KEY_MAC,
+    KEY_TRACE,
+    KEY_TRACE_MAX_FILES,
+    KEY_TRACE_MAX_BYTES,
+    KEY_CTL,
+    KEY_NO_CTL,
     KEY_VERBOSE = 'v',
     KEY_HELP = 'h',
 };
@@ -63,6 +69,18 @@ static const struct cli_option tcp_options[] = {
      "fail a connection whose data stays unacknowledged MS ms"},
     {"keepalive", KEY_KEEPALIVE, "IDLE,INTVL,CNT",
      "probe an idle connection after IDLE s, every INTVL s; fail after CNT"},
+    {0, 0, 0, 0},
+};
+
+static const struct cli_option obs_options[] = {
+    {"trace", KEY_TRACE, "DIR", "write a CSV trace of every TCP connection into DIR"},
+    {"trace-max-files", KEY_TRACE_MAX_FILES, "N",
+     "trace at most N connections (default 64)"},
+    {"trace-max-bytes", KEY_TRACE_MAX_BYTES, "BYTES",
+     "stop a trace file at BYTES (default 16777216)"},
+    {"ctl", KEY_CTL, "PATH",
+     "control socket for `ustack stat` (default /run/ustack/IFNAME.sock)"},
+    {"no-ctl", KEY_NO_CTL, NULL, "no control socket"},
     {0, 0, 0, 0},
 };
 
@@ -103,6 +121,8 @@ void cli_stack_opts_init(struct cli_stack_opts *so)
     so->addr = DEFAULT_ADDR;
     so->mtu = DEFAULT_MTU;
     ustack_impair_config_init(&so->impair);
+    so->trace_max_files = TRACE_DEFAULT_MAX_FILES;
+    so->trace_max_bytes = TRACE_DEFAULT_MAX_BYTES;
 }
 
 /* ---- usage --------------------------------------------------------------- */
@@ -130,6 +150,10 @@ void cli_usage(const struct cli_command *cmd)
     if (cmd->tcp_options) {
         printf("\nTCP options:\n");
         print_options(tcp_options);
+    }
+    if (cmd->obs_options) {
+        printf("\nObservability options:\n");
+        print_options(obs_options);
     }
     if (cmd->stack_options) {
         printf("\nStack options:\n");
@@ -268,6 +292,48 @@ static bool is_tcp_key(int key)
     return key == KEY_USER_TIMEOUT || key == KEY_KEEPALIVE;
 }
 
+/* ---- Observability option values --------------------------------------------- */
+
+static bool is_obs_key(int key)
+{
+    return key >= KEY_TRACE && key <= KEY_NO_CTL;
+}
+
+static int obs_option(struct cli_stack_opts *so, int key, const char *arg, char *err,
+                      size_t errlen)
+{
+    unsigned long v;
+    switch (key) {
+    case KEY_TRACE:
+        so->trace_dir = arg;
+        return 0;
+    case KEY_CTL:
+        so->ctl_path = arg;
+        return 0;
+    case KEY_NO_CTL:
+        so->ctl_off = true;
+        return 0;
+    case KEY_TRACE_MAX_FILES:
+        /* Each open file is a descriptor: stay well inside the usual
+         * limits. */
+        if (cli_parse_uint(arg, 1, 100000, &v) == 0) {
+            so->trace_max_files = (unsigned)v;
+            return 0;
+        }
+        snprintf(err, errlen, "--trace-max-files wants a number from 1 to 100000, not '%s'",
+                 arg);
+        return -1;
+    default: /* KEY_TRACE_MAX_BYTES */
+        if (cli_parse_uint(arg, 256, 1ul << 40, &v) == 0) {
+            so->trace_max_bytes = v;
+            return 0;
+        }
+        snprintf(err, errlen, "--trace-max-bytes wants a byte count from 256 to 2^40, not '%s'",
+                 arg);
+        return -1;
+    }
+}
+
 size_t cli_tcp_sockopts(const struct cli_stack_opts *so,
                         struct cli_sockopt out[CLI_TCP_SOCKOPTS_MAX])
 {
@@ -349,6 +415,8 @@ static void build_tables(struct getopt_tables *t, const struct cli_command *cmd)
     add_options(t, cmd->options);
     if (cmd->tcp_options)
         add_options(t, tcp_options);
+    if (cmd->obs_options)
+        add_options(t, obs_options);
     if (cmd->stack_options)
         add_options(t, stack_options);
     add_options(t, help_option);
@@ -409,6 +477,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv,
                      ? stack_option(so, key, optarg, err, sizeof(err))
                  : (cmd->tcp_options && is_tcp_key(key))
                      ? tcp_option(so, key, optarg, err, sizeof(err))
+                 : (cmd->obs_options && is_obs_key(key))
+                     ? obs_option(so, key, optarg, err, sizeof(err))
                      : own(ctx, key, optarg, err, sizeof(err));
         if (rc < 0)
             return fail(cmd, err);

@@ -44,6 +44,13 @@ struct cli_stack_opts {
     unsigned keep_idle_s;      /* --keepalive IDLE,INTVL,CNT */
     unsigned keep_intvl_s;
     unsigned keep_cnt;
+
+    /* Observability, for commands with obs_options. */
+    const char *trace_dir;     /* --trace DIR: a CSV trace per connection */
+    unsigned trace_max_files;  /* --trace-max-files N */
+    uint64_t trace_max_bytes;  /* --trace-max-bytes BYTES (per file) */
+    const char *ctl_path;      /* --ctl PATH (NULL: the default path) */
+    bool ctl_off;              /* --no-ctl */
 };
 
 /* One option of a subcommand. */
@@ -68,6 +75,7 @@ struct cli_command {
     const struct cli_option *options; /* own options, ends with {0}; or NULL */
     bool stack_options;      /* accepts the shared stack options */
     bool tcp_options;        /* accepts --user-timeout and --keepalive */
+    bool obs_options;        /* accepts --trace, --ctl (long-running) */
     int min_operands, max_operands;
 };
 

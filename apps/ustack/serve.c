@@ -99,6 +99,7 @@ static const struct cli_command serve_command = {
         "  nc 10.0.0.2 7            # in another terminal",
     .options = serve_options,
     .stack_options = true,
+    .obs_options = true,
     .tcp_options = true,
     .min_operands = 0,
     .max_operands = 0,

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "trace_writer.h"
+#include "ustack/trace.h"
+
 /* Signal handlers can only reach the session through globals. A process
  * runs one session at a time. */
 static struct ustack_runner *signal_runner;
@@ -115,6 +118,7 @@ static void after_io(void *ctx)
     }
     if (s->hook)
         s->hook(s->hook_ctx);
+    trace_writer_flush(s->trace);
     /* One write per batch of frames keeps a capture readable while it
      * grows, without a system call per frame. */
     int rc = ustack_pcap_flush(s->pcap);
@@ -231,6 +235,41 @@ static int open_stack(struct cli_session *s)
     return 0;
 }
 
+/* --trace DIR: every connection, one CSV file each (trace_writer.h). */
+static int open_trace(struct cli_session *s)
+{
+    if (!s->opts.trace_dir)
+        return 0;
+    char err[256];
+    s->trace = trace_writer_open(s->opts.trace_dir, s->opts.trace_max_files,
+                                 s->opts.trace_max_bytes, s->unix_offset_us, err,
+                                 sizeof(err));
+    if (!s->trace) {
+        cli_error(s->cmd, "%s", err);
+        return -1;
+    }
+    ustack_set_trace_sink(s->st, trace_writer_sink, s->trace);
+    ustack_set_trace_all(s->st, true);
+    return 0;
+}
+
+/* What --trace wrote, for the exit. */
+static void close_trace(struct cli_session *s)
+{
+    if (!s->trace)
+        return;
+    struct trace_writer_stats ts;
+    trace_writer_get_stats(s->trace, &ts);
+    fprintf(stderr,
+            "%s %s: trace: %llu files in %s, %llu rows; %llu rows dropped (file size "
+            "limit), %llu connections not traced (file limit or errors)%s\n",
+            CLI_PROG, s->cmd, (unsigned long long)ts.files, s->opts.trace_dir,
+            (unsigned long long)ts.rows, (unsigned long long)ts.rows_dropped,
+            (unsigned long long)ts.conns_skipped, ts.write_errors ? "; WRITE ERRORS" : "");
+    trace_writer_close(s->trace);
+    s->trace = NULL;
+}
+
 int cli_session_open(struct cli_session *s, const char *cmd, const struct cli_stack_opts *o)
 {
     memset(s, 0, sizeof(*s));
@@ -239,7 +278,7 @@ int cli_session_open(struct cli_session *s, const char *cmd, const struct cli_st
     /* Sampled once, so capture timestamps keep the monotonic spacing. */
     s->unix_offset_us = ustack_clock_unix_offset_us();
     s->start_us = ustack_clock_us();
-    if (open_link(s) < 0 || open_pcap(s) < 0 || open_stack(s) < 0) {
+    if (open_link(s) < 0 || open_pcap(s) < 0 || open_stack(s) < 0 || open_trace(s) < 0) {
         cli_session_close(s);
         return -1;
     }
@@ -272,7 +311,8 @@ void cli_session_print_stats(struct cli_session *s, const char *heading)
 void cli_session_close(struct cli_session *s)
 {
     ustack_runner_free(s->runner);
-    ustack_free(s->st);
+    ustack_free(s->st); /* the last trace rows (END) come from here */
+    close_trace(s);
     int rc = ustack_pcap_close(s->pcap);
     if (rc < 0)
         cli_error(s->cmd, "capture %s: %s", s->opts.pcap, strerror(-rc));

@@ -4,6 +4,8 @@
  * shares:
  *   SIGINT, SIGTERM  stop the runner (a second one kills the process)
  *   SIGUSR1          print the counters without stopping
+ * and, for commands with observability options, --trace (a CSV file per
+ * connection, trace_writer.h).
  */
 #ifndef USTACK_APP_SESSION_H
 #define USTACK_APP_SESSION_H
@@ -25,6 +27,7 @@ struct cli_session {
     uint64_t start_us;           /* when the session opened (for -vv times) */
     ustack_runner_hook_fn hook;  /* the subcommand's per-iteration work */
     void *hook_ctx;
+    struct trace_writer *trace;  /* --trace DIR, or NULL */
 };
 
 /* Bring everything up. Prints a one-line error and returns -1 on failure

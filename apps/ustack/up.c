@@ -20,6 +20,7 @@ static const struct cli_command up_command = {
         "  ping 10.0.0.2            # in another terminal",
     .options = NULL,
     .stack_options = true,
+    .obs_options = true,
     .min_operands = 0,
     .max_operands = 0,
 };

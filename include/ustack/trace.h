@@ -58,7 +58,8 @@ const char *ustack_trace_event_name(enum ustack_trace_event ev);
  * the absolute 32-bit values; subtract iss for numbers relative to the
  * start of the connection (the SYN is ISS, the first data byte ISS+1). */
 struct ustack_trace_row {
-    uint64_t conn_id;        /* unique per connection within a stack, from 1 */
+    uint64_t conn_id;        /* the connection within its stack: 1, 2, 3...
+                                in the order of their first rows */
     uint64_t time_us;        /* stack time (ustack_now), microseconds */
     enum ustack_trace_event event;
     const char *state;       /* "ESTABLISHED", ... (static storage) */
