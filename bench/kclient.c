@@ -131,7 +131,7 @@ static int run_send(const struct opts *o)
 {
     static uint8_t pat[2 * BENCH_PATTERN_PERIOD];
     bench_pattern_fill(pat, sizeof(pat));
-    int fd = tcp_connect(o, BENCH_PORT_SINK, 1.0);
+    int fd = tcp_connect(o, BENCH_PORT_SINK, 5.0);
     if (fd < 0)
         return fail(o->mode, "connect");
     uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
@@ -185,7 +185,7 @@ static int run_recv(const struct opts *o)
     static uint8_t pat[2 * BENCH_PATTERN_PERIOD];
     static uint8_t buf[CHUNK];
     bench_pattern_fill(pat, sizeof(pat));
-    int fd = tcp_connect(o, BENCH_PORT_SOURCE, 1.0);
+    int fd = tcp_connect(o, BENCH_PORT_SOURCE, 5.0);
     if (fd < 0)
         return fail(o->mode, "connect");
     uint64_t t0 = bench_now_ns(), deadline = t0 + (uint64_t)(o->seconds * 1e9);
@@ -239,7 +239,7 @@ static int run_echo(const struct opts *o)
     static uint8_t buf[CHUNK];
     const uint64_t window = 512 * 1024;
     bench_pattern_fill(pat, sizeof(pat));
-    int fd = tcp_connect(o, BENCH_PORT_ECHO, 1.0);
+    int fd = tcp_connect(o, BENCH_PORT_ECHO, 5.0);
     if (fd < 0)
         return fail(o->mode, "connect");
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);

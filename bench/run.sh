@@ -116,7 +116,8 @@ median() {
         awk '{v[NR]=$1} END {if (NR) print v[int((NR+1)/2)]; else print "-"}'
 }
 
-# calc EXPR: floating point with awk; "-" if an operand is "-".
+# calc EXPR: floating point with awk; "-" if an operand is "-" (so EXPR
+# must not subtract).
 calc() {
     case $1 in *-\ *|*\ -*|-) echo "-"; return ;; esac
     awk "BEGIN { x = $1; printf \"%.6g\n\", x }" 2>/dev/null || echo "-"
@@ -197,7 +198,7 @@ setup_namespaces() {
 start_ustack() {
     taskset -c "$SERVER_CPU" "$BIN/ustack_bench" --netns "$NS_T" --ifname "$TUN_IF" \
         --kernel-addr "$TUN_KADDR/24" --addr "$TUN_ADDR" --max-conns $((CONNS + 1024)) \
-        >"$LOGS/ustack.log" 2>&1 &
+        --status "$LOGS/ustack.status" >"$LOGS/ustack.log" 2>&1 &
     USTACK_PID=$!
     PIDS+=("$USTACK_PID")
     wait_ready "$LOGS/ustack.log" "$USTACK_PID" || { log "ustack_bench did not start"; return 1; }
@@ -209,6 +210,30 @@ start_kserver() {
     KSERVER_PID=$!
     PIDS+=("$KSERVER_PID")
     wait_ready "$LOGS/kserver.log" "$KSERVER_PID" || { log "kserver did not start"; return 1; }
+}
+
+# ustack_active: connections ustack holds now, neither listening nor in
+# TIME-WAIT (from ustack_bench's status file), or -1 when unknown.
+ustack_active() {
+    local n
+    n=$(sed -n 's/^active \([0-9]*\)$/\1/p' "$LOGS/ustack.status" 2>/dev/null)
+    echo "${n:--1}"
+}
+
+# wait_ustack_idle LIMIT: until ustack holds no active connection, LIMIT
+# seconds at most. Prints the seconds it took, or "-" if it never did.
+wait_ustack_idle() {
+    local t0 i
+    t0=$(date +%s.%N)
+    for ((i = 0; i < $1 * 4; i++)); do
+        if [ "$(ustack_active)" = 0 ]; then
+            awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f\n", b - a }'
+            return 0
+        fi
+        sleep 0.25
+    done
+    echo "-"
+    return 1
 }
 
 stop_pid() {
@@ -471,6 +496,8 @@ print_table() {
         "" "(kernel: slab growth)"
     row "concurrent established connections" "$uh" "$kh" ">= 10000" \
         "$(passmiss "$uh >= 10000") (ustack stop: ${HOLD_STOP[U]:-?})"
+    row "  seconds until all were closed" "$(fmt "$(med U.drain)" 1)" - "" \
+        "(after the client closed them)"
     row "bulk kernel->ustack, 5% loss (Gbit/s)" "$(mk U.loss_in 3)" "$(mk K.loss_in 3)" \
         ">= 0.5 x loss-free ($(fmt "$(calc "$ui / 2")" 3))" "$(passmiss "$uli >= $ui / 2")"
     row "bulk ustack->kernel, 5% loss (Gbit/s)" "$(mk U.loss_out 3)" "$(mk K.loss_out 3)" \
@@ -518,12 +545,17 @@ main() {
 
     for r in $(seq "$RUNS"); do
         log "run $r/$RUNS: idle connections, up to $CONNS"
+        wait_ustack_idle 180 >/dev/null || log "ustack still holds $(ustack_active) connections"
         ip -n "$NS_T" addr add "10.77.0.$((10 + r))/32" dev "$TUN_IF"
         ip -n "$NS_A" addr add "10.78.0.$((10 + r))/32" dev "$VETH_A"
         hold_round U "$NS_T" "$TUN_ADDR" "$USTACK_PID" "10.77.0.$((10 + r))"
+        # The client has closed them all: how long until ustack is rid of
+        # them (its FINs, their ACKs, all in one burst).
+        add U.drain "$(wait_ustack_idle 180)"
         hold_round K "$NS_A" "$VETH_BADDR" "$KSERVER_PID" "10.78.0.$((10 + r))"
     done
 
+    wait_ustack_idle 180 >/dev/null || log "ustack still holds $(ustack_active) connections"
     if [ "$HAVE_IPTABLES" = yes ]; then
         for r in $(seq "$RUNS"); do
             log "run $r/$RUNS: 5% loss"

@@ -10,6 +10,12 @@
  *
  *   ustack_bench --netns NS [--ifname IF] [--kernel-addr A.B.C.D/LEN]
  *                [--addr A.B.C.D] [--max-conns N] [--batch FRAMES]
+ *                [--status FILE]
+ *
+ * With --status, FILE is rewritten four times a second with the number of
+ * TCP connections ustack holds: "active N" (neither listening nor in
+ * TIME-WAIT) and "time_wait N", so the benchmark can tell when the
+ * connections of a test are all gone.
  *
  * Prints "ready" once listening. On SIGTERM or SIGINT it prints its
  * counters and exits. Per-connection state is one small struct in a table
@@ -25,10 +31,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "bench_common.h"
 #include "ustack/runner.h"
 #include "ustack/socket.h"
+#include "ustack/tcp_info.h"
 #include "ustack/ustack.h"
 
 #define POLL_BATCH 128
@@ -55,6 +65,7 @@ struct bench {
     struct conn *conns;  /* indexed by socket descriptor */
     unsigned max_conns;
     uint8_t *pattern;
+    const char *status_path; /* --status FILE, or NULL */
     uint8_t scratch[SCRATCH_SIZE];
 };
 
@@ -235,10 +246,59 @@ static void drain_events(void *ctx)
     ustack_runner_wake(b->runner); /* more to do after the next read */
 }
 
+/* ---- status file ------------------------------------------------------------------- */
+
+struct conn_count {
+    int active, time_wait;
+};
+
+static void count_one(void *ctx, const struct ustack_tcp_info *info)
+{
+    struct conn_count *n = ctx;
+    if (!strcmp(info->state, "TIME-WAIT"))
+        n->time_wait++;
+    else if (strcmp(info->state, "LISTEN") != 0)
+        n->active++;
+}
+
+/* Runs on the runner's thread (lock held) four times a second: write the
+ * connection count to a temporary file and rename it over the status file,
+ * so a reader never sees half a line. */
+static void on_status_tick(void *ctx, int fd, uint32_t events)
+{
+    struct bench *b = ctx;
+    uint64_t expirations;
+    (void)events;
+    if (read(fd, &expirations, sizeof(expirations)) < 0)
+        return;
+    struct conn_count n = {0, 0};
+    ustack_tcp_connections(b->st, count_one, &n);
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", b->status_path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "active %d\ntime_wait %d\n", n.active, n.time_wait);
+    if (fclose(f) == 0)
+        rename(tmp, b->status_path);
+}
+
+static int start_status(struct bench *b)
+{
+    int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct itimerspec its = {{0, 250000000}, {0, 1000000}};
+    if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0 ||
+        ustack_runner_add_fd(b->runner, fd, EPOLLIN, on_status_tick, b) < 0) {
+        fprintf(stderr, "ustack_bench: cannot start the status timer\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- setup ------------------------------------------------------------------------ */
 
 struct args {
-    const char *netns, *ifname, *kernel_cidr, *addr;
+    const char *netns, *ifname, *kernel_cidr, *addr, *status;
     unsigned max_conns, batch;
 };
 
@@ -274,6 +334,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->max_conns = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "--batch"))
             a->batch = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--status"))
+            a->status = v;
         else
             return -1;
     }
@@ -317,7 +379,7 @@ int main(int argc, char **argv)
     struct args a;
     if (parse_args(argc, argv, &a) < 0) {
         fprintf(stderr, "usage: ustack_bench --netns NS [--ifname IF] [--kernel-addr A/LEN] "
-                        "[--addr A] [--max-conns N] [--batch FRAMES]\n");
+                        "[--addr A] [--max-conns N] [--batch FRAMES] [--status FILE]\n");
         return 2;
     }
     static struct bench b;
@@ -339,6 +401,9 @@ int main(int argc, char **argv)
         open_listener(&b, SVC_ECHO, BENCH_PORT_ECHO) < 0)
         return 1;
     ustack_runner_set_after_io(b.runner, drain_events, &b);
+    b.status_path = a.status;
+    if (b.status_path && start_status(&b) < 0)
+        return 1;
     signal_runner = b.runner;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
