@@ -14,7 +14,8 @@
     X(up, "bring the stack up on a TUN device and answer ping until stopped") \
     X(ping, "send ICMP echo requests from ustack and print round-trip times") \
     X(serve, "serve echo, discard, chargen and HTTP over ustack's TCP")        \
-    X(connect, "open a TCP connection from ustack and relay stdin/stdout")
+    X(connect, "open a TCP connection from ustack and relay stdin/stdout")   \
+    X(plot, "draw a connection trace (--trace) as an SVG picture")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 COMMANDS(DECLARE)
