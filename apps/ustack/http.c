@@ -33,6 +33,7 @@
 
 #include "ustack/socket.h"
 #include "ustack/stats.h"
+#include "stat_table.h"
 #include "ustack/tcp_info.h"
 #include "ustack/ustack.h"
 
@@ -629,23 +630,22 @@ struct conn_rows {
 };
 
 /* One table row per connection, up to HTTP_PAGE_CONNS (called by TCP with
- * the stack held; only formats). */
+ * the stack held; only formats). The columns are `ustack stat`'s
+ * (stat_table.h), whose cells need no HTML escaping. */
 static void conn_row(void *ctx, const struct ustack_tcp_info *ci)
 {
     struct conn_rows *rows = ctx;
     if (rows->shown >= HTTP_PAGE_CONNS)
         return;
     rows->shown++;
-    char la[16], ra[16];
-    page_printf(rows->pg,
-                "<tr><td>%s:%u</td><td>%s:%u</td><td>%s</td><td>%u</td><td>%u</td>"
-                "<td>%llu</td><td>%llu</td><td>%u</td><td>%u</td></tr>\n",
-                ustack_format_ipv4(ci->local_addr, la), ci->local_port,
-                ustack_format_ipv4(ci->remote_addr, ra), ci->remote_port,
-                ci->state ? ci->state : "?", ci->send_queue, ci->recv_queue,
-                (unsigned long long)ci->bytes_sent,
-                (unsigned long long)ci->bytes_received, ci->retransmissions,
-                ci->srtt_us);
+    struct stat_conn sc;
+    char buf[32];
+    stat_conn_from_info(&sc, ci);
+    page_printf(rows->pg, "<tr>");
+    for (int c = 0; c < STAT_NCOLS; c++)
+        page_printf(rows->pg, "<td>%s</td>",
+                    stat_cell_display(&sc, (enum stat_col)c, buf, sizeof(buf)));
+    page_printf(rows->pg, "</tr>\n");
 }
 
 static void page_connections_html(struct page *pg, struct ustack *st)
@@ -653,12 +653,10 @@ static void page_connections_html(struct page *pg, struct ustack *st)
     struct page rows_pg = {0};
     struct conn_rows rows = {&rows_pg, 0};
     int total = ustack_tcp_connections(st, conn_row, &rows);
-    page_printf(pg,
-                "<h2>TCP connections (%d)</h2>\n<table>\n"
-                "<tr><th>local</th><th>remote</th><th>state</th><th>send queue</th>"
-                "<th>receive queue</th><th>bytes sent</th><th>bytes received</th>"
-                "<th>retransmissions</th><th>SRTT (us)</th></tr>\n",
-                total);
+    page_printf(pg, "<h2>TCP connections (%d)</h2>\n<table>\n<tr>", total);
+    for (int c = 0; c < STAT_NCOLS; c++)
+        page_printf(pg, "<th>%s</th>", stat_col_title((enum stat_col)c));
+    page_printf(pg, "</tr>\n");
     if (rows_pg.len)
         page_printf(pg, "%.*s", (int)rows_pg.len, rows_pg.p);
     page_printf(pg, "</table>\n");

@@ -15,7 +15,8 @@
     X(ping, "send ICMP echo requests from ustack and print round-trip times") \
     X(serve, "serve echo, discard, chargen and HTTP over ustack's TCP")        \
     X(connect, "open a TCP connection from ustack and relay stdin/stdout")   \
-    X(plot, "draw a connection trace (--trace) as an SVG picture")
+    X(plot, "draw a connection trace (--trace) as an SVG picture")          \
+    X(stat, "list the TCP connections of a running ustack, like ss -ti")
 
 #define DECLARE(name, summary) int cmd_##name(int argc, char **argv);
 COMMANDS(DECLARE)

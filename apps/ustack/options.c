@@ -494,6 +494,8 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv,
         return fail(cmd, err);
     if (cmd->stack_options && so->has_mac && !so->tap)
         return fail(cmd, "--mac needs --tap (a TUN device has no MAC)");
+    if (so)
+        so->obs = cmd->obs_options;
     *operands = optind;
     return CLI_PARSED;
 }

@@ -51,6 +51,7 @@ struct cli_stack_opts {
     uint64_t trace_max_bytes;  /* --trace-max-bytes BYTES (per file) */
     const char *ctl_path;      /* --ctl PATH (NULL: the default path) */
     bool ctl_off;              /* --no-ctl */
+    bool obs;                  /* the command has them (cli_parse sets it) */
 };
 
 /* One option of a subcommand. */

@@ -6,8 +6,11 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "ctl.h"
+#include "stat_table.h"
 #include "trace_writer.h"
 #include "ustack/trace.h"
 
@@ -115,6 +118,7 @@ static void after_io(void *ctx)
     if (stats_requested) {
         stats_requested = 0;
         cli_session_print_stats(s, "counters (SIGUSR1)");
+        cli_session_print_connections(s, "connections (SIGUSR1)");
     }
     if (s->hook)
         s->hook(s->hook_ctx);
@@ -253,6 +257,32 @@ static int open_trace(struct cli_session *s)
     return 0;
 }
 
+/* The control socket for `ustack stat` (ctl.h). The default one is a
+ * convenience: when it cannot be had (no /run/ustack, another ustack on a
+ * device of the same name) the command runs without it, with a warning.
+ * One asked for with --ctl must work. */
+static int open_ctl(struct cli_session *s)
+{
+    if (!s->opts.obs || s->opts.ctl_off)
+        return 0;
+    char path[256], err[512];
+    const char *p = s->opts.ctl_path;
+    if (!p) {
+        if (ctl_default_path(s->opts.ifname, s->opts.netns, path, sizeof(path)) < 0)
+            return 0;
+        p = path;
+    }
+    s->ctl = ctl_open(s->runner, s->st, p, err, sizeof(err));
+    if (s->ctl)
+        return 0;
+    if (s->opts.ctl_path) {
+        cli_error(s->cmd, "control socket: %s", err);
+        return -1;
+    }
+    cli_error(s->cmd, "no control socket (`ustack stat` will not reach this one): %s", err);
+    return 0;
+}
+
 /* What --trace wrote, for the exit. */
 static void close_trace(struct cli_session *s)
 {
@@ -278,7 +308,8 @@ int cli_session_open(struct cli_session *s, const char *cmd, const struct cli_st
     /* Sampled once, so capture timestamps keep the monotonic spacing. */
     s->unix_offset_us = ustack_clock_unix_offset_us();
     s->start_us = ustack_clock_us();
-    if (open_link(s) < 0 || open_pcap(s) < 0 || open_stack(s) < 0 || open_trace(s) < 0) {
+    if (open_link(s) < 0 || open_pcap(s) < 0 || open_stack(s) < 0 || open_trace(s) < 0 ||
+        open_ctl(s) < 0) {
         cli_session_close(s);
         return -1;
     }
@@ -308,8 +339,35 @@ void cli_session_print_stats(struct cli_session *s, const char *heading)
     fflush(stdout);
 }
 
+struct conn_list {
+    struct stat_conn *conns;
+    size_t n, total;
+};
+
+static void list_conn(void *ctx, const struct ustack_tcp_info *info)
+{
+    struct conn_list *l = ctx;
+    if (l->n < CTL_MAX_CONNS && l->conns)
+        stat_conn_from_info(&l->conns[l->n++], info);
+    l->total++;
+}
+
+void cli_session_print_connections(struct cli_session *s, const char *heading)
+{
+    struct conn_list l = {calloc(CTL_MAX_CONNS, sizeof(struct stat_conn)), 0, 0};
+    ustack_tcp_connections(s->st, list_conn, &l);
+    printf("%s: %zu\n", heading, l.total);
+    if (l.n)
+        stat_print_table(stdout, l.conns, l.n);
+    if (l.total > l.n)
+        printf("... and %zu more\n", l.total - l.n);
+    free(l.conns);
+    fflush(stdout);
+}
+
 void cli_session_close(struct cli_session *s)
 {
+    ctl_close(s->ctl);
     ustack_runner_free(s->runner);
     ustack_free(s->st); /* the last trace rows (END) come from here */
     close_trace(s);

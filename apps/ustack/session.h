@@ -3,9 +3,9 @@
  * runner, the optional capture, and the signal handling every subcommand
  * shares:
  *   SIGINT, SIGTERM  stop the runner (a second one kills the process)
- *   SIGUSR1          print the counters without stopping
+ *   SIGUSR1          print the counters and the connections without stopping
  * and, for commands with observability options, --trace (a CSV file per
- * connection, trace_writer.h).
+ * connection, trace_writer.h) and the control socket (ctl.h).
  */
 #ifndef USTACK_APP_SESSION_H
 #define USTACK_APP_SESSION_H
@@ -28,6 +28,7 @@ struct cli_session {
     ustack_runner_hook_fn hook;  /* the subcommand's per-iteration work */
     void *hook_ctx;
     struct trace_writer *trace;  /* --trace DIR, or NULL */
+    struct ctl_server *ctl;      /* control socket for `ustack stat`, or NULL */
 };
 
 /* Bring everything up. Prints a one-line error and returns -1 on failure
@@ -40,6 +41,10 @@ int cli_session_run(struct cli_session *s);
 
 /* Print the counters, prefixed by a heading, to stdout. */
 void cli_session_print_stats(struct cli_session *s, const char *heading);
+
+/* Print the connection table (stat_table.h), prefixed by a heading with
+ * the number of connections, to stdout. */
+void cli_session_print_connections(struct cli_session *s, const char *heading);
 
 /* Tear down in reverse order. Safe on a partly opened session. */
 void cli_session_close(struct cli_session *s);
