@@ -152,7 +152,18 @@
     X(tcp, rst_data_after_close, "RST sent: data after close")                \
     X(tcp, rst_unread_close, "RST sent: closed with unread data")             \
     X(tcp, time_wait_expired, "TIME-WAIT connections that ran out")           \
-    X(tcp, fin_wait_2_timeout, "orphaned FIN-WAIT-2 timed out")
+    X(tcp, fin_wait_2_timeout, "orphaned FIN-WAIT-2 timed out")               \
+    X(tcp, drop_paws, "old timestamp (RFC 7323 PAWS): dropped, ACK sent")     \
+    X(tcp, drop_no_timestamp, "no timestamp though negotiated (RFC 7323 "     \
+                              "3.2)")                                         \
+    X(tcp, ts_rtt_samples, "RTT samples taken from timestamp echoes")         \
+    X(tcp, wscale_clamped, "window scale above 14 in a SYN (14 used)")        \
+    X(tcp, rcv_wnd_retracted, "window edge moved back: buffer too full to "   \
+                              "round up to the scale (RFC 7323 2.4)")         \
+    X(tcp, sack_blocks_rx, "SACK blocks received and valid (RFC 2018)")       \
+    X(tcp, sack_blocks_invalid, "SACK blocks ignored: empty, outside "        \
+                                "SND.UNA..SND.NXT, or not negotiated")        \
+    X(tcp, sack_acks_tx, "ACKs sent carrying SACK blocks")
 
 #define USTACK_STATS_UDP(X)                                                   \
     X(udp, rx, "UDP datagrams received")                                      \

@@ -42,7 +42,11 @@ struct ustack_tcp_config {
                                  RECEIVED and TIME-WAIT included; 0 = 16384 */
     unsigned sndbuf;          /* default SO_SNDBUF in bytes; 0 = 256 KiB */
     unsigned rcvbuf;          /* default SO_RCVBUF in bytes; 0 = 256 KiB */
-    unsigned buf_max;         /* largest SO_SNDBUF/SO_RCVBUF; 0 = 4 MiB */
+    unsigned buf_max;         /* largest SO_SNDBUF/SO_RCVBUF; 0 = 16 MiB.
+                                 Windows above 64 KiB need window scaling
+                                 (RFC 7323), negotiated with the peer; our
+                                 shift is chosen from the connection's
+                                 SO_RCVBUF when its SYN goes out */
     unsigned syn_backlog;     /* SYN-RECEIVED connections per listener; past
                                  it SYNs get cookies; 0 = 256 */
     unsigned backlog_max;     /* cap on listen()'s backlog; 0 = 4096 */
@@ -84,6 +88,13 @@ struct ustack_tcp_config {
     unsigned challenge_ack_rate;  /* sustained rate per second (0 = 10) */
     bool syncookies_off;      /* drop SYNs instead of answering with SYN
                                  cookies when a SYN queue is full */
+    /* Options offered in our SYNs and accepted in the peer's (each is
+     * used only when both sides offer it): RFC 7323 window scaling and
+     * timestamps (RTT measurement, PAWS), RFC 2018 selective
+     * acknowledgments. All on by default; these turn one off. */
+    bool wscale_off;
+    bool timestamps_off;
+    bool sack_off;
 };
 
 /* ARP (RFC 826, RFC 1122 §2.3.2): Ethernet links only. Zero means "the

@@ -26,7 +26,12 @@
 #define KIB 1024u
 #define DEFAULT_MAX_CONNECTIONS 16384
 #define DEFAULT_BUF (256 * KIB)
-#define DEFAULT_BUF_MAX (4096 * KIB)
+/* 16 MiB: enough window for 1 Gbit/s over 130 ms (RFC 7323 §1.1, the
+ * "long fat pipe"). Rings are allocated when a connection is established
+ * and their pages only touched as data flows through them. */
+#define DEFAULT_BUF_MAX (16384 * KIB)
+/* RFC 7323 §2.3: a window is below 2^30 bytes (65535 << 14). */
+#define MAX_BUF_MAX (1u << 30)
 #define DEFAULT_SYN_BACKLOG 256
 #define DEFAULT_BACKLOG_MAX 4096
 #define DEFAULT_MSL_MS 30000
@@ -97,6 +102,8 @@ void tcp_config_defaults(struct ustack_tcp_config *cfg)
         cfg->keepalive_intvl_s = TCP_KEEPALIVE_MAX_S;
     if (cfg->keepalive_count > TCP_KEEPALIVE_MAX_COUNT)
         cfg->keepalive_count = TCP_KEEPALIVE_MAX_COUNT;
+    if (cfg->buf_max > MAX_BUF_MAX)
+        cfg->buf_max = MAX_BUF_MAX;
     if (cfg->sndbuf > cfg->buf_max)
         cfg->sndbuf = cfg->buf_max;
     if (cfg->rcvbuf > cfg->buf_max)
@@ -153,6 +160,7 @@ int tcp_init(struct ustack *st)
     t->table_key = derive_key(st->cfg.secret, 'H');
     t->isn_key = derive_key(st->cfg.secret, 'I');
     t->cookie_key = derive_key(st->cfg.secret, 'C');
+    t->ts_key = derive_key(st->cfg.secret, 'T');
     /* Start the ephemeral port search somewhere unpredictable. */
     t->next_ephemeral = (uint16_t)t->table_key.k1;
     return 0;

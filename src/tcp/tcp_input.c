@@ -178,7 +178,7 @@ static void cookie_establish(struct ustack *st, struct tcp_conn *l,
     uint16_t ours = tcp_local_mss(st);
     c->snd_mss = mss < ours ? mss : ours;
     set_send_window(c, seg);
-    tcp_rcv_window(c); /* the window our cookie SYN-ACK offered */
+    tcp_rcv_window(st, c); /* the window our cookie SYN-ACK offered */
     if (tcp_conn_alloc_buffers(c) < 0) {
         STAT_INC(st, tcp_drop_no_memory);
         tcp_conn_destroy(st, c);
@@ -238,7 +238,8 @@ static void listen_syn(struct ustack *st, struct tcp_conn *l,
      * SYN-RECEIVED." */
     c->rcv.irs = seg->seq;
     c->rcv.nxt = seg->seq + 1;
-    c->snd_mss = tcp_effective_mss(st, &seg->opts);
+    tcp_options_init(st, c);
+    tcp_options_negotiate(st, c, seg); /* and the send MSS */
     c->snd.iss = tcp_select_iss(st, c);
     c->snd.una = c->snd.iss;
     c->snd.nxt = c->send_next = c->snd.iss + 1;
@@ -318,10 +319,11 @@ static void syn_sent_syn(struct ustack *st, struct tcp_conn *c,
      * removed." */
     c->rcv.irs = seg->seq;
     c->rcv.nxt = seg->seq + 1;
-    c->snd_mss = tcp_effective_mss(st, &seg->opts);
+    tcp_options_negotiate(st, c, seg); /* and the send MSS */
     if (seg->flags & TCP_ACK) {
         c->snd.una = seg->ack; /* the first step checked it acks our SYN */
         c->syn_acked = true;
+        tcp_ts_rtt(st, c, seg);
         tcp_rtt_on_ack(st, c, seg->ack);
     }
     /* "If SND.UNA > ISS (our SYN has been ACKed), change the connection
@@ -624,6 +626,7 @@ static void process_ack(struct ustack *st, struct tcp_conn *c,
      * ignored", except for fast retransmit (RFC 5681), which looks at
      * the window the ACK carries before it is taken. */
     if (seq_lt(c->snd.una, seg->ack)) {
+        tcp_ts_rtt(st, c, seg); /* RFC 7323 §4: RTT from the echo */
         acknowledge(st, c, seg->ack);
         new_ack_recovery(st, c);
     } else if (is_duplicate_ack(c, seg)) {
@@ -946,8 +949,16 @@ static void other_states(struct ustack *st, struct tcp_conn *c,
         tcp_send_syn(st, c);
         return;
     }
+    /* RFC 7323 §2.3: "The window field (SEG.WND) in the header of every
+     * incoming segment, with the exception of <SYN> segments, MUST be
+     * left-shifted by Snd.Wind.Shift bits before updating SND.WND". */
+    if (c->opt.wscale && !(seg->flags & TCP_SYN))
+        seg->wnd <<= c->opt.snd_shift;
+    if (!tcp_ts_check(st, c, seg)) /* RFC 7323 §5.3 R1: PAWS */
+        return;
     if (!check_sequence(st, c, seg)) /* first */
         return;
+    tcp_ts_record(st, c, seg); /* R3: TS.Recent from acceptable segments */
     tcp_peer_heard(st, c); /* an acceptable segment: the peer is alive */
     if (!check_rst(st, c, seg)) /* second */
         return;
@@ -955,6 +966,7 @@ static void other_states(struct ustack *st, struct tcp_conn *c,
      * to implementations that use them; we do not. */
     if (!check_syn(st, c, seg)) /* fourth */
         return;
+    tcp_sack_validate(st, c, seg); /* before the fifth step reads them */
     if (!check_ack(st, c, seg)) /* fifth */
         return;
     process_text_and_fin(st, c, seg); /* sixth, seventh, eighth */

@@ -7,7 +7,8 @@
  *   tcp_output.c   building and sending segments
  *   tcp_timer.c    §3.10.8   timeouts; RFC 6298 retransmission timer
  *   tcp_reass.c    §3.10.7.4 holding out-of-order text (seventh step)
- *   tcp_options.c  §3.2      options (MSS; room for the others)
+ *   tcp_options.c  §3.2      options: MSS; RFC 7323 window scale and
+ *                            timestamps; RFC 2018 SACK
  *   tcp_conn.c     connection blocks, lookup tables, ports, listener queues
  *   isn.c          RFC 6528  initial sequence numbers
  *   syncookie.c    RFC 4987 §3.6 SYN cookies
@@ -43,9 +44,12 @@
 #define TCP_ACK 0x10
 #define TCP_URG 0x20
 
-/* The largest window a 16-bit field can carry: without window scaling
- * (RFC 7323, a later issue) this caps what we advertise. */
+/* The largest window a 16-bit field can carry: in SYNs (never scaled)
+ * and on connections without window scaling this caps what we advertise. */
 #define TCP_MAX_WINDOW 65535u
+/* RFC 7323 §2.3: the largest shift; windows stay below 2^30 so that the
+ * sequence space test of old and new data keeps working. */
+#define TCP_MAX_WSCALE 14
 
 /* RFC 9293 §3.7.1: the send MSS when the peer sends no MSS option. */
 #define TCP_DEFAULT_MSS 536
@@ -87,7 +91,9 @@ struct tcp_seg {
     uint32_t src, dst;       /* IP source (remote) and destination (us) */
     uint16_t sport, dport;
     uint32_t seq, ack;
-    uint16_t wnd, up;
+    uint32_t wnd;            /* SEG.WND, scaled once the connection is
+                                known (RFC 7323 §2.3; never in a SYN) */
+    uint16_t up;
     uint8_t flags;
     struct tcp_opts opts;
     const uint8_t *data;     /* the segment text */
@@ -199,13 +205,33 @@ struct tcp_keepalive {
     uint64_t last_heard;  /* when an acceptable segment last arrived */
 };
 
+/* Options agreed in the SYN exchange (tcp_options.c): each is in use
+ * only when both SYNs carried it (RFC 7323 §2.2, §3.2; RFC 2018 §2). */
+struct tcp_optstate {
+    bool wscale;            /* windows are scaled, both directions */
+    uint8_t snd_shift;      /* Snd.Wind.Shift: the peer's SEG.WND << it */
+    uint8_t rcv_shift;      /* Rcv.Wind.Shift: our windows go out >> it
+                               (chosen before our SYN, 0 if not in use) */
+    bool sack;              /* SACK-permitted both ways: our ACKs carry
+                               SACK blocks, the peer's are parsed */
+    bool ts;                /* timestamps in every segment (RFC 7323 §3) */
+    uint32_t ts_offset;     /* our TSval = ts_offset + milliseconds of
+                               st->now; keyed per four-tuple (§5.4) */
+    uint32_t ts_recent;     /* TS.Recent (§4.3): the TSval we echo */
+    uint64_t ts_recent_at;  /* when TS.Recent was set (§5.5: invalid after
+                               24 days idle) */
+    uint32_t last_ack_sent; /* Last.ACK.sent (§4.3) */
+};
+
 /* Out-of-order text held in the receive ring (tcp_reass.c). */
 #define TCP_REASS_RANGES 8
 struct tcp_reass {
     struct {
         uint32_t start, end;   /* a filled range [start, end) past RCV.NXT */
+        uint32_t stamp;        /* `clock` when a segment last went into it */
     } range[TCP_REASS_RANGES]; /* sorted, apart from each other */
     unsigned count;
+    uint32_t clock;            /* counts held segments (SACK block order) */
     bool fin;                  /* a FIN arrived early ... */
     uint32_t fin_seq;          /* ... at this sequence number */
 };
@@ -266,6 +292,7 @@ struct tcp_conn {
     struct ringbuf sndbuf, rcvbuf;
     uint32_t sndbuf_size, rcvbuf_size;
     struct tcp_reass reass; /* text held past RCV.NXT */
+    struct tcp_optstate opt; /* window scale, timestamps, SACK */
 
     struct tcp_rtt rtt;
     struct tcp_recovery rec;
@@ -339,6 +366,7 @@ struct tcp_state {
     struct siphash_key table_key;  /* bucket choice in conn_hash */
     struct siphash_key isn_key;    /* RFC 6528 F() */
     struct siphash_key cookie_key; /* SYN cookie MAC */
+    struct siphash_key ts_key;     /* timestamp clock offsets */
 
     struct timer_heap timers;
     uint16_t next_ephemeral;
@@ -418,15 +446,63 @@ bool tcp_reass_hold(struct tcp_conn *c, const struct tcp_seg *seg);
 uint32_t tcp_reass_pull(struct tcp_conn *c);
 /* Has RCV.NXT reached a FIN that arrived early? (Clears it.) */
 bool tcp_reass_fin_reached(struct tcp_conn *c);
+/* The held ranges as SACK blocks (RFC 2018 §4), at most max of them:
+ * first the one the latest held segment went into, then the others from
+ * the most recently changed on. Returns how many. */
+unsigned tcp_reass_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2],
+                               unsigned max);
 
 /* ---- tcp_options.c -------------------------------------------------------- */
 
 /* Parse the options area; false if it is malformed (parsing stopped at
  * the bad option; what came before is kept). */
 bool tcp_parse_options(const uint8_t *p, size_t len, struct tcp_opts *out);
-/* Options for a SYN or SYN-ACK: returns their length (a multiple of 4,
- * at most 40) written at p. */
-size_t tcp_write_syn_options(uint8_t *p, uint16_t mss);
+
+/* What a SYN or SYN-ACK carries. */
+struct tcp_syn_options {
+    uint16_t mss;
+    bool wscale;           /* window scale, with our shift */
+    uint8_t shift;
+    bool sack;             /* SACK-permitted */
+    bool ts;               /* timestamps */
+    uint32_t tsval, tsecr;
+};
+/* Write them at p: returns their length (a multiple of 4, at most 20). */
+size_t tcp_write_syn_options(uint8_t *p, const struct tcp_syn_options *o);
+/* The options c's next SYN (SYN-SENT: everything we offer) or SYN-ACK
+ * (what both offered) carries. */
+void tcp_syn_options(const struct ustack *st, const struct tcp_conn *c,
+                     struct tcp_syn_options *o);
+/* Options of any other segment of c with these flags and data_len bytes
+ * of text (timestamps, SACK blocks: as many as leave the text within the
+ * MSS), written at p (room for 40 bytes); returns their length. */
+size_t tcp_write_options(struct ustack *st, struct tcp_conn *c, uint8_t *p,
+                         uint8_t flags, uint32_t data_len);
+/* Bytes of SACK option an ACK of c would carry now (0 when none). */
+size_t tcp_sack_option_len(const struct tcp_conn *c);
+/* The most text one segment of c can carry now: the send MSS (timestamps
+ * already taken off) less the SACK blocks our ACK carries (RFC 9293
+ * §3.7.1: options count against the MSS). */
+uint32_t tcp_seg_mss(const struct tcp_conn *c);
+/* Before our SYN or SYN-ACK: our window shift (from the receive buffer)
+ * and timestamp clock offset; addresses and ports must be set. */
+void tcp_options_init(const struct ustack *st, struct tcp_conn *c);
+/* The peer's SYN (or SYN-ACK) arrived: settle which options are in use
+ * (those both SYNs carried) and the send MSS. */
+void tcp_options_negotiate(struct ustack *st, struct tcp_conn *c,
+                           const struct tcp_seg *syn);
+/* Our timestamp clock for c: milliseconds of st->now plus c's offset. */
+uint32_t tcp_ts_now(const struct ustack *st, const struct tcp_conn *c);
+/* RFC 7323 §5.3 R1 (PAWS) and §3.2, before the sequence test: false when
+ * the segment must go (counted; an old timestamp draws an ACK). */
+bool tcp_ts_check(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg);
+/* RFC 7323 §4.3: an acceptable segment may update TS.Recent. */
+void tcp_ts_record(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg);
+/* RFC 7323 §4: an ACK of new data; take the RTT sample its TSecr gives. */
+void tcp_ts_rtt(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg);
+/* RFC 2018 §3: keep only seg's SACK blocks that lie within
+ * [SND.UNA, SND.NXT] and are not empty (all, without SACK negotiated). */
+void tcp_sack_validate(struct ustack *st, const struct tcp_conn *c, struct tcp_seg *seg);
 /* Our MSS for the link: MTU minus IPv4 and TCP headers (§3.7.1). */
 uint16_t tcp_local_mss(const struct ustack *st);
 /* The effective send MSS from the peer's option (536 when absent). */
@@ -466,8 +542,14 @@ bool tcp_output_override(struct ustack *st, struct tcp_conn *c);
 bool tcp_retransmit_first(struct ustack *st, struct tcp_conn *c);
 /* A keep-alive probe: <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>, no text. */
 void tcp_send_keepalive(struct ustack *st, struct tcp_conn *c);
-/* The window to advertise now; may open rcv.wnd (receiver SWS avoidance). */
-uint32_t tcp_rcv_window(struct tcp_conn *c);
+/* The window to advertise now (RCV.WND, bytes); may open or round it
+ * (receiver SWS avoidance; with window scaling a whole number of units). */
+uint32_t tcp_rcv_window(struct ustack *st, struct tcp_conn *c);
+/* The granularity of our window field: 2^Rcv.Wind.Shift bytes. */
+uint32_t tcp_rcv_window_unit(const struct tcp_conn *c);
+/* The largest window we may offer c's peer: the receive buffer, but no
+ * more than 65535 << Rcv.Wind.Shift. */
+uint32_t tcp_rcv_window_max(const struct tcp_conn *c);
 /* Sequence number of the first byte in the send ring. */
 uint32_t tcp_snd_data_seq(const struct tcp_conn *c);
 /* Has the peer acknowledged our FIN? */
@@ -499,6 +581,9 @@ void tcp_rtt_on_ack(struct ustack *st, struct tcp_conn *c, uint32_t ack);
 /* The handshake completed: RFC 6298 §5.7 (RTO of 3 s after a SYN
  * timeout). */
 void tcp_rtt_handshake_done(struct ustack *st, struct tcp_conn *c);
+/* One round-trip time measurement, r microseconds, into the RFC 6298
+ * estimator (SRTT, RTTVAR, RTO). */
+void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, uint64_t r);
 /* Start timing the segment starting at seq, if none is being timed. */
 void tcp_rtt_start(struct ustack *st, struct tcp_conn *c, uint32_t seq);
 /* Enter TIME-WAIT: stop other timers, run 2*MSL. */

@@ -64,14 +64,43 @@ static int xmit(struct ustack *st, const struct tcp_hdr_out *h,
     return ip4_output(st, pb, IP_PROTO_TCP, h->src, h->dst, 0);
 }
 
+/* A segment of connection c: its options (timestamps, SACK blocks) go
+ * between the header and the text. */
+static int xmit_conn(struct ustack *st, struct tcp_conn *c,
+                     const struct tcp_hdr_out *h, const struct ringbuf *data,
+                     size_t data_off, size_t data_len)
+{
+    uint8_t opts[TCP_HDR_MAX - TCP_HDR_MIN];
+    size_t opt_len = tcp_write_options(st, c, opts, h->flags, (uint32_t)data_len);
+    return xmit(st, h, opts, opt_len, data, data_off, data_len);
+}
+
 /* A segment carrying our ACK is leaving: whatever ACK was owed, delayed
  * or not, rides on it. */
 static void ack_sent(struct ustack *st, struct tcp_conn *c)
 {
+    c->opt.last_ack_sent = c->rcv.nxt; /* Last.ACK.sent, RFC 7323 §4.3 */
     c->ack_pending = false;
     c->ack_delayed = false;
     c->rcv_segs_unacked = 0;
     tcp_timer_stop(st, c, TCP_TIMER_DELACK);
+}
+
+static uint32_t syn_window(struct tcp_conn *c);
+
+/* Rcv.Wind.Shift once both SYNs agreed on window scaling, else 0. */
+static uint8_t rcv_shift(const struct tcp_conn *c)
+{
+    return c->opt.wscale ? c->opt.rcv_shift : 0;
+}
+
+/* SEG.WND (RFC 7323 §2.3): as a SYN carries it (never scaled, at most
+ * 65535), or shifted right by Rcv.Wind.Shift. */
+static uint16_t window_field(struct ustack *st, struct tcp_conn *c, uint8_t flags)
+{
+    if (flags & TCP_SYN)
+        return (uint16_t)syn_window(c);
+    return (uint16_t)(tcp_rcv_window(st, c) >> rcv_shift(c));
 }
 
 /* The header every segment of connection c starts from. */
@@ -86,7 +115,7 @@ static struct tcp_hdr_out conn_header(struct ustack *st, struct tcp_conn *c,
         .seq = seq,
         .ack = c->rcv.nxt,
         .flags = flags,
-        .wnd = (uint16_t)tcp_rcv_window(c),
+        .wnd = window_field(st, c, flags),
     };
     if (flags & TCP_ACK)
         ack_sent(st, c); /* this segment carries the ACK */
@@ -95,20 +124,74 @@ static struct tcp_hdr_out conn_header(struct ustack *st, struct tcp_conn *c,
 
 /* ---- Windows and positions ---------------------------------------------- */
 
+/* Free space in the receive ring (before it exists: its size to be). */
+static uint32_t rcv_space(const struct tcp_conn *c)
+{
+    return c->rcvbuf.buf ? (uint32_t)ringbuf_free_space(&c->rcvbuf)
+                         : c->rcvbuf_size;
+}
+
+uint32_t tcp_rcv_window_unit(const struct tcp_conn *c)
+{
+    return (uint32_t)1 << rcv_shift(c);
+}
+
+uint32_t tcp_rcv_window_max(const struct tcp_conn *c)
+{
+    uint32_t max = TCP_MAX_WINDOW << rcv_shift(c);
+    return c->rcvbuf_size < max ? c->rcvbuf_size : max;
+}
+
+/* A SYN's window is never scaled (RFC 7323 §2.2): at most 65535. */
+static uint32_t syn_window(struct tcp_conn *c)
+{
+    uint32_t space = rcv_space(c);
+    if (space > TCP_MAX_WINDOW)
+        space = TCP_MAX_WINDOW;
+    if (space > c->rcv.wnd)
+        c->rcv.wnd = space;
+    return c->rcv.wnd < TCP_MAX_WINDOW ? c->rcv.wnd : TCP_MAX_WINDOW;
+}
+
+/* RFC 7323 §2.4: with a shift, the window goes out in units of 2^shift.
+ * Truncating it (the plain right shift) would move the edge the peer sees
+ * left by up to a unit whenever RCV.NXT has advanced by other than whole
+ * units (Appendix F works through an example), so the window is rounded up
+ * instead: the edge stays or moves right. That offers up to a unit more
+ * than the free space counted, which the ring holds unless the application
+ * let it fill to within a unit of the window; then (and only then) the
+ * edge goes back by less than a unit, counted. Promising bytes we cannot
+ * store would be worse: the window could never close. */
+static uint32_t round_to_unit(struct ustack *st, struct tcp_conn *c,
+                              uint32_t wnd, uint32_t space)
+{
+    uint32_t unit = tcp_rcv_window_unit(c);
+    uint32_t up = (wnd + unit - 1) & ~(unit - 1);
+    if (up <= space)
+        return up;
+    uint32_t down = wnd & ~(unit - 1);
+    if (down < c->rcv.wnd)
+        STAT_INC(st, tcp_rcv_wnd_retracted);
+    return down;
+}
+
 /* RFC 9293 §3.8.6.2.2, receiver-side silly window avoidance: the window's
  * right edge (RCV.NXT + RCV.WND) only moves on when it can move by at least
  * min(half the buffer, one MSS). It never moves back, because arriving data
- * advances RCV.NXT and fills the buffer by the same amount. */
-uint32_t tcp_rcv_window(struct tcp_conn *c)
+ * advances RCV.NXT and fills the buffer by the same amount (with window
+ * scaling, see round_to_unit). The window grows with the buffer, up to
+ * 65535 << Rcv.Wind.Shift. */
+uint32_t tcp_rcv_window(struct ustack *st, struct tcp_conn *c)
 {
-    uint32_t space = c->rcvbuf.buf ? (uint32_t)ringbuf_free_space(&c->rcvbuf)
-                                   : c->rcvbuf_size;
-    if (space > TCP_MAX_WINDOW)
-        space = TCP_MAX_WINDOW;
+    uint32_t space = rcv_space(c);
+    uint32_t max = TCP_MAX_WINDOW << rcv_shift(c);
+    uint32_t offer = space < max ? space : max;
     uint32_t threshold = c->rcvbuf_size / 2 < c->rcv_mss ? c->rcvbuf_size / 2
                                                           : c->rcv_mss;
-    if (space > c->rcv.wnd && space - c->rcv.wnd >= threshold)
-        c->rcv.wnd = space;
+    uint32_t wnd = c->rcv.wnd;
+    if (offer > wnd && offer - wnd >= threshold)
+        wnd = offer;
+    c->rcv.wnd = round_to_unit(st, c, wnd, space);
     return c->rcv.wnd;
 }
 
@@ -128,7 +211,9 @@ bool tcp_fin_acked(const struct tcp_conn *c)
 void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
 {
     uint8_t opts[TCP_HDR_MAX - TCP_HDR_MIN];
-    size_t opt_len = tcp_write_syn_options(opts, c->rcv_mss);
+    struct tcp_syn_options so;
+    tcp_syn_options(st, c, &so);
+    size_t opt_len = tcp_write_syn_options(opts, &so);
     /* Once the peer's SYN is in (every state but SYN-SENT), ours carries
      * its acknowledgment: a SYN-ACK. */
     uint8_t flags = TCP_SYN;
@@ -141,7 +226,7 @@ void tcp_send_syn(struct ustack *st, struct tcp_conn *c)
 void tcp_send_ack(struct ustack *st, struct tcp_conn *c)
 {
     struct tcp_hdr_out h = conn_header(st, c, c->snd.nxt, TCP_ACK);
-    xmit(st, &h, NULL, 0, NULL, 0, 0);
+    xmit_conn(st, c, &h, NULL, 0, 0);
 }
 
 /* RFC 1122 §4.2.3.6: "Such a segment generally contains SEG.SEQ =
@@ -154,7 +239,7 @@ void tcp_send_keepalive(struct ustack *st, struct tcp_conn *c)
 {
     struct tcp_hdr_out h = conn_header(st, c, c->snd.nxt - 1, TCP_ACK);
     STAT_INC(st, tcp_keepalive_probes);
-    xmit(st, &h, NULL, 0, NULL, 0, 0);
+    xmit_conn(st, c, &h, NULL, 0, 0);
 }
 
 /* RFC 5961 §7: challenge ACKs are rate-limited so that a blind attacker
@@ -176,7 +261,7 @@ void tcp_send_rst(struct ustack *st, struct tcp_conn *c)
 {
     struct tcp_hdr_out h = conn_header(st, c, c->snd.nxt, TCP_RST);
     STAT_INC(st, tcp_rst_sent);
-    xmit(st, &h, NULL, 0, NULL, 0, 0);
+    xmit_conn(st, c, &h, NULL, 0, 0);
 }
 
 void tcp_send_rst_reply(struct ustack *st, const struct tcp_seg *seg)
@@ -204,8 +289,11 @@ void tcp_send_rst_reply(struct ustack *st, const struct tcp_seg *seg)
 void tcp_send_synack_cookie(struct ustack *st, const struct tcp_seg *syn,
                             uint32_t iss, uint16_t wnd)
 {
+    /* Only the MSS: the cookie has no room for the other options (see
+     * syncookie.c). */
     uint8_t opts[TCP_HDR_MAX - TCP_HDR_MIN];
-    size_t opt_len = tcp_write_syn_options(opts, tcp_local_mss(st));
+    struct tcp_syn_options so = {.mss = tcp_local_mss(st)};
+    size_t opt_len = tcp_write_syn_options(opts, &so);
     struct tcp_hdr_out h = {
         .src = syn->dst,
         .dst = syn->src,
@@ -236,7 +324,7 @@ void tcp_send_window_probe(struct ustack *st, struct tcp_conn *c)
     uint8_t flags = TCP_ACK | (fin ? TCP_FIN : 0);
     struct tcp_hdr_out h = conn_header(st, c, data || fin ? seq : seq - 1, flags);
     STAT_INC(st, tcp_window_probes);
-    xmit(st, &h, NULL, 0, &c->sndbuf, offset, data ? 1 : 0);
+    xmit_conn(st, c, &h, &c->sndbuf, offset, data ? 1 : 0);
     if (!data && !fin)
         return; /* nothing to carry: SEG.SEQ = SND.UNA-1 still draws an ACK */
     if (fin) {
@@ -292,7 +380,7 @@ static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
     if (fin)
         flags |= TCP_FIN;
     struct tcp_hdr_out h = conn_header(st, c, seq, flags);
-    xmit(st, &h, NULL, 0, &c->sndbuf, seq - data_seq, len);
+    xmit_conn(st, c, &h, &c->sndbuf, seq - data_seq, len);
     if (seq_lt(seq, c->snd.nxt)) {
         STAT_INC(st, tcp_retransmits);
         c->retransmissions++;
@@ -332,8 +420,8 @@ static bool next_segment(const struct tcp_conn *c, uint32_t seq, uint32_t *len,
     *len = *queued;
     if (*len > room)
         *len = room;
-    if (*len > c->snd_mss)
-        *len = c->snd_mss;
+    if (*len > tcp_seg_mss(c))
+        *len = tcp_seg_mss(c);
     /* The FIN follows the last byte, and needs a place in the window. */
     *fin = c->fin_pending && *len == *queued && room > *len;
     return *len > 0 || *fin;
@@ -354,7 +442,7 @@ static bool send_one(struct ustack *st, struct tcp_conn *c, bool override)
      * still there. */
     if (c->rec.rto_hold && seq_lt(seq, c->snd.nxt))
         return false;
-    if (!override && !fin && len < c->snd_mss &&
+    if (!override && !fin && len < tcp_seg_mss(c) &&
         !small_segment_ok(c, seq, len, queued))
         return false;
     c->send_next = emit(st, c, seq, len, fin);

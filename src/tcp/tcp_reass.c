@@ -12,7 +12,10 @@
  * reaches the first range, that range becomes readable at once
  * (ringbuf_commit). A FIN that arrived early is remembered by its place.
  *
- * The ranges are also what SACK blocks (RFC 2018) will report.
+ * The ranges are also what our SACK blocks report (RFC 2018 §4): each
+ * remembers when a segment last went into it, so the block holding the
+ * latest arrival can go first and the others follow from the most
+ * recently changed on.
  */
 #include "tcp/tcp_int.h"
 
@@ -41,6 +44,7 @@ static bool insert_range(struct tcp_reass *q, uint32_t start, uint32_t end)
         q->range[k] = q->range[k - 1];
     q->range[i].start = start;
     q->range[i].end = end;
+    q->range[i].stamp = ++q->clock;
     q->count++;
     return true;
 }
@@ -80,4 +84,31 @@ bool tcp_reass_fin_reached(struct tcp_conn *c)
         return false;
     c->reass.fin = false;
     return true;
+}
+
+/* RFC 2018 §4: "The first SACK block ... MUST specify the contiguous block
+ * of data containing the segment which triggered this ACK", and the rest
+ * repeat the most recently reported ones, so that each range is reported
+ * in several ACKs in a row and a lost ACK costs nothing. Newest first by
+ * stamp does both: the range the latest segment joined has the highest
+ * stamp (when that segment filled the hole at RCV.NXT, its range is gone
+ * and the next newest leads). At most TCP_REASS_RANGES ranges: a simple
+ * selection is cheap enough. */
+unsigned tcp_reass_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2],
+                               unsigned max)
+{
+    const struct tcp_reass *q = &c->reass;
+    bool taken[TCP_REASS_RANGES] = {false};
+    unsigned n = 0;
+    for (; n < max && n < q->count; n++) {
+        unsigned best = TCP_REASS_RANGES;
+        for (unsigned i = 0; i < q->count; i++)
+            if (!taken[i] && (best == TCP_REASS_RANGES ||
+                              seq_gt(q->range[i].stamp, q->range[best].stamp)))
+                best = i;
+        taken[best] = true;
+        blocks[n][0] = q->range[best].start;
+        blocks[n][1] = q->range[best].end;
+    }
+    return n;
 }

@@ -124,6 +124,11 @@ static void rtt_sample(struct ustack *st, struct tcp_conn *c, uint64_t r)
     t->rto = clamp_rto(st, t->srtt + (var > CLOCK_GRANULARITY_US ? var : CLOCK_GRANULARITY_US));
 }
 
+void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, uint64_t r)
+{
+    rtt_sample(st, c, r);
+}
+
 void tcp_rtt_start(struct ustack *st, struct tcp_conn *c, uint32_t seq)
 {
     if (c->rtt.timing)

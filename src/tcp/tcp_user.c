@@ -91,6 +91,7 @@ int tcp_connect(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
     c->local_addr = laddr;
     c->remote_addr = raddr;
     c->remote_port = rport;
+    tcp_options_init(st, c); /* what our SYN offers */
     c->snd.iss = tcp_select_iss(st, c);
     c->snd.una = c->snd.iss;
     c->snd.nxt = c->send_next = c->snd.iss + 1;
@@ -155,8 +156,11 @@ static void window_update(struct ustack *st, struct tcp_conn *c)
     if (!peer_sends)
         return;
     uint32_t before = c->rcv.wnd;
-    uint32_t most = c->rcvbuf_size < TCP_MAX_WINDOW ? c->rcvbuf_size : TCP_MAX_WINDOW;
-    if (tcp_rcv_window(c) != before && before <= most / 2) {
+    uint32_t most = tcp_rcv_window_max(c);
+    /* Opened: by at least one unit of the window field (RFC 7323 §2.3),
+     * not merely rounded. */
+    if (tcp_rcv_window(st, c) >= before + tcp_rcv_window_unit(c) &&
+        before <= most / 2) {
         STAT_INC(st, tcp_window_updates);
         tcp_send_ack(st, c);
     }

@@ -23,7 +23,7 @@ TEST(tcp_options_mss)
     CHECK_EQ(o.mss, 1460);
 }
 
-TEST(tcp_options_nop_unknown_and_eol)
+TEST(tcp_options_nop_known_and_eol)
 {
     /* NOP, NOP, SACK-permitted (4,2), timestamps (8,10), window scale
      * (3,3), MSS, EOL, then garbage that must not be read. */
@@ -33,6 +33,63 @@ TEST(tcp_options_nop_unknown_and_eol)
     CHECK(parse(p, sizeof(p), &o));
     CHECK(o.has_mss);
     CHECK_EQ(o.mss, 536);
+    CHECK(o.sack_permitted);
+    CHECK(o.has_ts);
+    CHECK_EQ(o.tsval, 0x01020304);
+    CHECK_EQ(o.tsecr, 0x05060708);
+    CHECK(o.has_wscale);
+    CHECK_EQ(o.wscale, 7);
+}
+
+/* A shift above 14 is kept as sent: input clamps it (and counts). */
+TEST(tcp_options_wscale_raw_value)
+{
+    const uint8_t p[] = {1, 3, 3, 200};
+    struct tcp_opts o;
+    CHECK(parse(p, sizeof(p), &o));
+    CHECK(o.has_wscale);
+    CHECK_EQ(o.wscale, 200);
+}
+
+/* Known kinds with the wrong length are ignored like unknown ones. */
+TEST(tcp_options_wrong_lengths_ignored)
+{
+    const uint8_t p[] = {3, 4, 7, 0,                      /* wscale, len 4 */
+                         4, 3, 0,                         /* sackOK, len 3 */
+                         8, 9, 0, 0, 0, 1, 0, 0, 0,       /* ts, len 9 */
+                         5, 9, 0, 0, 0, 1, 0, 0, 0,       /* sack, len 9 */
+                         5, 2};                           /* sack, no block */
+    struct tcp_opts o;
+    CHECK(parse(p, sizeof(p), &o));
+    CHECK(!o.has_wscale);
+    CHECK(!o.sack_permitted);
+    CHECK(!o.has_ts);
+    CHECK_EQ(o.sack_count, 0);
+}
+
+TEST(tcp_options_sack_blocks)
+{
+    uint8_t p[40] = {1, 1, 5, 2 + 4 * 8};
+    for (unsigned i = 0; i < 8; i++) {
+        uint32_t v = 0x10000000u * (i + 1) + i;
+        p[4 + 4 * i] = (uint8_t)(v >> 24);
+        p[5 + 4 * i] = (uint8_t)(v >> 16);
+        p[6 + 4 * i] = (uint8_t)(v >> 8);
+        p[7 + 4 * i] = (uint8_t)v;
+    }
+    struct tcp_opts o;
+    CHECK(parse(p, 36, &o));
+    CHECK_EQ(o.sack_count, 4);
+    CHECK_EQ(o.sack[0].start, 0x10000000u);
+    CHECK_EQ(o.sack[0].end, 0x20000001u);
+    CHECK_EQ(o.sack[3].start, 0x70000006u);
+    CHECK_EQ(o.sack[3].end, 0x80000007u);
+    /* One block. */
+    const uint8_t one[] = {5, 10, 0, 0, 0, 10, 0, 0, 0, 20};
+    CHECK(parse(one, sizeof(one), &o));
+    CHECK_EQ(o.sack_count, 1);
+    CHECK_EQ(o.sack[0].start, 10);
+    CHECK_EQ(o.sack[0].end, 20);
 }
 
 TEST(tcp_options_empty)
@@ -97,12 +154,50 @@ TEST(tcp_options_exhaustive_short_lists)
 TEST(tcp_options_write_syn_round_trip)
 {
     uint8_t p[40];
-    size_t len = tcp_write_syn_options(p, 1460);
-    CHECK_EQ(len % 4, 0);
+    struct tcp_syn_options so = {.mss = 1460};
+    size_t len = tcp_write_syn_options(p, &so);
+    CHECK_EQ(len, 4);
     struct tcp_opts o;
     CHECK(parse(p, len, &o));
     CHECK(o.has_mss);
     CHECK_EQ(o.mss, 1460);
+    CHECK(!o.has_wscale && !o.sack_permitted && !o.has_ts);
+}
+
+/* Everything: MSS, SACK-permitted, timestamps, NOP, window scale - 20
+ * bytes, the layout Linux and the BSDs use. */
+TEST(tcp_options_write_syn_all)
+{
+    uint8_t p[40];
+    struct tcp_syn_options so = {.mss = 1460, .wscale = true, .shift = 9,
+                                 .sack = true, .ts = true,
+                                 .tsval = 0xa1b2c3d4, .tsecr = 0x01020304};
+    size_t len = tcp_write_syn_options(p, &so);
+    const uint8_t want[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0xa1, 0xb2,
+                            0xc3, 0xd4, 1, 2, 3, 4, 1, 3, 3, 9};
+    CHECK_EQ(len, sizeof(want));
+    CHECK_MEM(p, want, sizeof(want));
+    struct tcp_opts o;
+    CHECK(parse(p, len, &o));
+    CHECK(o.has_wscale && o.wscale == 9 && o.sack_permitted && o.has_ts);
+}
+
+/* Each option alone stays 32-bit aligned with NOPs. */
+TEST(tcp_options_write_syn_each_alone)
+{
+    uint8_t p[40];
+    struct tcp_syn_options ws = {.mss = 1000, .wscale = true, .shift = 0};
+    const uint8_t want_ws[] = {2, 4, 0x03, 0xe8, 1, 3, 3, 0};
+    CHECK_EQ(tcp_write_syn_options(p, &ws), sizeof(want_ws));
+    CHECK_MEM(p, want_ws, sizeof(want_ws));
+    struct tcp_syn_options sack = {.mss = 1000, .sack = true};
+    const uint8_t want_sack[] = {2, 4, 0x03, 0xe8, 1, 1, 4, 2};
+    CHECK_EQ(tcp_write_syn_options(p, &sack), sizeof(want_sack));
+    CHECK_MEM(p, want_sack, sizeof(want_sack));
+    struct tcp_syn_options ts = {.mss = 1000, .ts = true, .tsval = 5};
+    const uint8_t want_ts[] = {2, 4, 0x03, 0xe8, 1, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 0};
+    CHECK_EQ(tcp_write_syn_options(p, &ts), sizeof(want_ts));
+    CHECK_MEM(p, want_ts, sizeof(want_ts));
 }
 
 /* RFC 9293 §3.7.1: without the option the send MSS is 536; with it, the
