@@ -105,6 +105,19 @@ enum ustack_sockopt {
     USTACK_TCP_TRACE,       /* 1: produce trace rows for this connection
                                (ustack/trace.h; needs a sink registered
                                with ustack_set_trace_sink); 0: stop */
+    USTACK_TCP_CONGESTION,  /* congestion control algorithm, an enum
+                               ustack_tcp_cc value (0 = the stack's default,
+                               config tcp.congestion); may change on a live
+                               connection, which keeps its window; -EINVAL
+                               for an unknown value */
+};
+
+/* Congestion control algorithms (USTACK_TCP_CONGESTION,
+ * ustack_tcp_config.congestion). */
+enum ustack_tcp_cc {
+    USTACK_TCP_CC_DEFAULT = 0, /* the stack's default */
+    USTACK_TCP_CC_NEWRENO = 1, /* RFC 5681 with RFC 6582 NewReno */
+    USTACK_TCP_CC_CUBIC = 2,   /* RFC 9438 (the default) */
 };
 
 /* Create a socket. Returns its descriptor (sd >= 0) or -errno

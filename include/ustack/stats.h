@@ -141,6 +141,16 @@
     X(tcp, fast_retransmits, "retransmissions on 3 duplicate ACKs")           \
     X(tcp, partial_ack_retransmits, "retransmissions on a partial ACK "       \
                                     "(RFC 6582)")                             \
+    X(tcp, limited_transmits, "new segments sent on the first or second "    \
+                              "duplicate ACK (RFC 3042)")                     \
+    X(tcp, sack_recoveries, "fast recoveries driven by SACK (RFC 6675)")      \
+    X(tcp, sack_retransmits, "holes retransmitted in SACK recovery")          \
+    X(tcp, sack_rescue_retransmits, "rescue retransmissions (RFC 6675 "       \
+                                    "NextSeg rule 4)")                        \
+    X(tcp, sack_board_full, "SACK blocks or ranges forgotten: scoreboard "   \
+                            "full")                                           \
+    X(tcp, idle_restarts, "cwnd cut to the restart window after idle "       \
+                          "(RFC 5681 4.1)")                                   \
     X(tcp, delayed_acks, "ACKs sent when the delayed-ACK timer ran out")      \
     X(tcp, window_updates, "window updates sent after the user read")         \
     X(tcp, window_probes, "zero-window probes sent")                          \

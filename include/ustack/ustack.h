@@ -88,6 +88,9 @@ struct ustack_tcp_config {
     unsigned challenge_ack_rate;  /* sustained rate per second (0 = 10) */
     bool syncookies_off;      /* drop SYNs instead of answering with SYN
                                  cookies when a SYN queue is full */
+    unsigned congestion;      /* congestion control of new connections, an
+                                 enum ustack_tcp_cc value (ustack/socket.h);
+                                 0 (or unknown) = USTACK_TCP_CC_CUBIC */
     /* Options offered in our SYNs and accepted in the peer's (each is
      * used only when both sides offer it): RFC 7323 window scaling and
      * timestamps (RTT measurement, PAWS), RFC 2018 selective

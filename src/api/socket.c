@@ -67,7 +67,7 @@ enum sock_state {
 };
 
 #define NO_SLOT (-1)
-#define OPT_MAX USTACK_TCP_TRACE /* highest option number */
+#define OPT_MAX USTACK_TCP_CONGESTION /* highest option number */
 
 struct sock {
     struct tcp_conn *conn; /* stream sockets; NULL until first needed */
@@ -891,6 +891,8 @@ static int opt_normalize(int opt, int *value)
         return *value >= 0 ? 0 : -EINVAL;
     case USTACK_TCP_TRACE:
         return *value == 0 || *value == 1 ? 0 : -EINVAL;
+    case USTACK_TCP_CONGESTION: /* TCP knows its algorithms (src/tcp/cc.h) */
+        return *value >= 0 ? 0 : -EINVAL;
     default:
         return -ENOPROTOOPT; /* unknown, or read-only (ERROR, TYPE) */
     }

@@ -263,7 +263,8 @@ int tcp_conn_alloc_buffers(struct tcp_conn *c)
 {
     if (!c->sndbuf.buf && ringbuf_alloc(&c->sndbuf, c->sndbuf_size) < 0)
         return -ENOMEM;
-    if (!c->rcvbuf.buf && ringbuf_alloc(&c->rcvbuf, c->rcvbuf_size) < 0) {
+    if (!c->rcvbuf.buf &&
+        ringbuf_alloc(&c->rcvbuf, tcp_rcv_ring_size(c, c->rcvbuf_size)) < 0) {
         ringbuf_release(&c->sndbuf);
         return -ENOMEM;
     }

@@ -135,6 +135,7 @@ static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *l,
     c->ka.intvl_s = l->ka.intvl_s;
     c->ka.count = l->ka.count;
     c->user_timeout_ms = l->user_timeout_ms;
+    tcp_cc_select(st, c, l->cc.ops);
     tcp_trace_inherit(c, l);
     tcp_port_bind_child(st, c);
     return c;
@@ -548,8 +549,9 @@ static bool check_syn(struct ustack *st, struct tcp_conn *c,
  * then set SND.UNA <- SEG.ACK. Any segments on the retransmission queue
  * that are thereby entirely acknowledged are removed." Our retransmission
  * queue is the send ring: acknowledged bytes leave its head. SYN and FIN
- * take a sequence number but no byte of the ring. */
-static void acknowledge(struct ustack *st, struct tcp_conn *c, uint32_t ack)
+ * take a sequence number but no byte of the ring. Returns the data bytes
+ * acknowledged (what congestion control counts, RFC 3465). */
+static uint32_t acknowledge(struct ustack *st, struct tcp_conn *c, uint32_t ack)
 {
     uint32_t acked = ack - c->snd.una;
     if (!c->syn_acked)
@@ -564,6 +566,7 @@ static void acknowledge(struct ustack *st, struct tcp_conn *c, uint32_t ack)
         c->send_next = ack;
     tcp_rtt_on_ack(st, c, ack);
     tcp_notify(st, c); /* room in the send buffer */
+    return acked;
 }
 
 /* RFC 5681 §2: "An acknowledgment is considered a 'duplicate' ... when
@@ -573,49 +576,18 @@ static void acknowledge(struct ustack *st, struct tcp_conn *c, uint32_t ack)
  * received on the given connection (TCP.UNA from RFC 793) and (e) the
  * advertised window in the incoming acknowledgment equals the advertised
  * window in the last incoming acknowledgment." Answers to our window
- * probes are not: the window is shut, nothing was lost. */
-static bool is_duplicate_ack(const struct tcp_conn *c, const struct tcp_seg *seg)
+ * probes are not: the window is shut, nothing was lost. With SACK, RFC
+ * 6675 §2 replaces (e): a duplicate is an ACK whose SACK blocks report
+ * data not SACKed before (newly_sacked bytes), whatever its window. */
+static bool is_duplicate_ack(const struct tcp_conn *c, const struct tcp_seg *seg,
+                             uint32_t newly_sacked)
 {
-    return c->snd.una != c->snd.nxt && seg->wire_len == 0 &&
-           !(seg->flags & (TCP_SYN | TCP_FIN)) && seg->ack == c->snd.una &&
-           seg->wnd == c->snd.wnd && c->snd.wnd != 0;
-}
-
-/* RFC 5681 §3.2: "The fast retransmit algorithm uses the arrival of 3
- * duplicate ACKs ... as an indication that a segment has been lost",
- * and retransmits "what appears to be the missing segment". Once per
- * loss episode: the recovery point of RFC 6582 §3.2 (recover = SND.NXT)
- * keeps later duplicates of the same window, and duplicates caused by a
- * timeout's retransmissions, from starting another one. */
-static void duplicate_ack(struct ustack *st, struct tcp_conn *c)
-{
-    STAT_INC(st, tcp_dup_acks_rx);
-    if (++c->rec.dupacks != 3 || c->rec.active)
-        return;
-    c->rec.active = true;
-    c->rec.fast = true;
-    c->rec.recover = c->snd.nxt;
-    if (tcp_retransmit_first(st, c))
-        STAT_INC(st, tcp_fast_retransmits);
-}
-
-/* New data was acknowledged. RFC 6582 §3.2 step 5: during fast recovery,
- * an ACK below the recovery point ("partial ACK") shows the next hole,
- * whose segment is retransmitted at once instead of after a timeout. A
- * full ACK ends the episode. */
-static void new_ack_recovery(struct ustack *st, struct tcp_conn *c)
-{
-    c->rec.dupacks = 0;
-    c->rec.rto_hold = false; /* the path works again: go-back-N goes on */
-    if (!c->rec.active)
-        return;
-    if (seq_geq(c->snd.una, c->rec.recover)) {
-        c->rec.active = false;
-        c->rec.fast = false;
-        return;
-    }
-    if (c->rec.fast && tcp_retransmit_first(st, c))
-        STAT_INC(st, tcp_partial_ack_retransmits);
+    if (c->snd.una == c->snd.nxt || seg->wire_len != 0 ||
+        (seg->flags & (TCP_SYN | TCP_FIN)) || seg->ack != c->snd.una)
+        return false;
+    if (c->opt.sack && seg->opts.sack_count > 0)
+        return newly_sacked > 0;
+    return seg->wnd == c->snd.wnd && c->snd.wnd != 0;
 }
 
 static void process_ack(struct ustack *st, struct tcp_conn *c,
@@ -625,12 +597,20 @@ static void process_ack(struct ustack *st, struct tcp_conn *c,
     /* "If the ACK is a duplicate (SEG.ACK =< SND.UNA), it can be
      * ignored", except for fast retransmit (RFC 5681), which looks at
      * the window the ACK carries before it is taken. */
+    /* Congestion control and loss recovery (tcp_cc.c) see every ACK:
+     * new data acknowledged (cwnd growth, partial and full ACKs of RFC
+     * 6582), or a duplicate (fast retransmit, RFC 5681 §3.2); the SACK
+     * scoreboard first takes the blocks (RFC 6675 Update()). */
     if (seq_lt(c->snd.una, seg->ack)) {
+        uint32_t flight = tcp_cc_in_flight(c);
         tcp_ts_rtt(st, c, seg); /* RFC 7323 §4: RTT from the echo */
-        acknowledge(st, c, seg->ack);
-        new_ack_recovery(st, c);
-    } else if (is_duplicate_ack(c, seg)) {
-        duplicate_ack(st, c);
+        uint32_t acked = acknowledge(st, c, seg->ack); /* data bytes */
+        tcp_sack_update(st, c, seg);
+        tcp_cc_new_ack(st, c, acked, flight);
+    } else {
+        uint32_t newly_sacked = tcp_sack_update(st, c, seg);
+        if (is_duplicate_ack(c, seg, newly_sacked))
+            tcp_cc_dup_ack(st, c);
     }
     /* "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
      * updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and

@@ -550,6 +550,9 @@ uint32_t tcp_rcv_window_unit(const struct tcp_conn *c);
 /* The largest window we may offer c's peer: the receive buffer, but no
  * more than 65535 << Rcv.Wind.Shift. */
 uint32_t tcp_rcv_window_max(const struct tcp_conn *c);
+/* The receive ring's capacity for SO_RCVBUF rcvbuf: a little more when
+ * windows are scaled (room to round them up, RFC 7323 §2.4). */
+uint32_t tcp_rcv_ring_size(const struct tcp_conn *c, uint32_t rcvbuf);
 /* Sequence number of the first byte in the send ring. */
 uint32_t tcp_snd_data_seq(const struct tcp_conn *c);
 /* Has the peer acknowledged our FIN? */

@@ -124,11 +124,24 @@ static struct tcp_hdr_out conn_header(struct ustack *st, struct tcp_conn *c,
 
 /* ---- Windows and positions ---------------------------------------------- */
 
+/* With window scaling the receive ring is larger than SO_RCVBUF by this
+ * fraction: room for the window to be rounded up to the scale unit (see
+ * round_to_unit). A reader that has stopped sees its window rounded up
+ * once per ACK, by up to a unit, until the window closes: about
+ * window * unit / (2 * MSS) bytes in all, which 1/32 of the buffer
+ * covers for shifts up to 7 (buffers up to 8 MiB). */
+#define RCV_RESERVE_DIV 32
+
+uint32_t tcp_rcv_ring_size(const struct tcp_conn *c, uint32_t rcvbuf)
+{
+    return rcvbuf + (rcv_shift(c) ? rcvbuf / RCV_RESERVE_DIV : 0);
+}
+
 /* Free space in the receive ring (before it exists: its size to be). */
 static uint32_t rcv_space(const struct tcp_conn *c)
 {
     return c->rcvbuf.buf ? (uint32_t)ringbuf_free_space(&c->rcvbuf)
-                         : c->rcvbuf_size;
+                         : tcp_rcv_ring_size(c, c->rcvbuf_size);
 }
 
 uint32_t tcp_rcv_window_unit(const struct tcp_conn *c)
@@ -158,10 +171,11 @@ static uint32_t syn_window(struct tcp_conn *c)
  * left by up to a unit whenever RCV.NXT has advanced by other than whole
  * units (Appendix F works through an example), so the window is rounded up
  * instead: the edge stays or moves right. That offers up to a unit more
- * than the free space counted, which the ring holds unless the application
- * let it fill to within a unit of the window; then (and only then) the
- * edge goes back by less than a unit, counted. Promising bytes we cannot
- * store would be worse: the window could never close. */
+ * than the buffer space counted, which the ring's reserve holds
+ * (RCV_RESERVE_DIV). Only when a stalled reader has let the roundings use
+ * up the reserve does the edge go back, by less than a unit, counted:
+ * promising bytes we cannot store would be worse, as the window could
+ * then never close. */
 static uint32_t round_to_unit(struct ustack *st, struct tcp_conn *c,
                               uint32_t wnd, uint32_t space)
 {
@@ -184,8 +198,11 @@ static uint32_t round_to_unit(struct ustack *st, struct tcp_conn *c,
 uint32_t tcp_rcv_window(struct ustack *st, struct tcp_conn *c)
 {
     uint32_t space = rcv_space(c);
+    uint32_t reserve = tcp_rcv_ring_size(c, c->rcvbuf_size) - c->rcvbuf_size;
     uint32_t max = TCP_MAX_WINDOW << rcv_shift(c);
-    uint32_t offer = space < max ? space : max;
+    uint32_t offer = space > reserve ? space - reserve : 0;
+    if (offer > max)
+        offer = max;
     uint32_t threshold = c->rcvbuf_size / 2 < c->rcv_mss ? c->rcvbuf_size / 2
                                                           : c->rcv_mss;
     uint32_t wnd = c->rcv.wnd;

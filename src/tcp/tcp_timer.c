@@ -24,9 +24,10 @@
  *
  * On a timeout only the earliest segment is sent again (§5.4); the rest
  * of what was in flight follows, from SND.UNA on, once an ACK moves
- * SND.UNA (go-back-N, started by the path working again). Three duplicate
- * ACKs retransmit it sooner (fast retransmit, tcp_input.c); the congestion
- * window of RFC 5681 is a later issue.
+ * SND.UNA (go-back-N, started by the path working again), as far as the
+ * congestion window allows: after a timeout it is one segment and slow
+ * start begins again (RFC 5681 §3.1, tcp_cc.c). Duplicate ACKs or SACK
+ * retransmit sooner (fast retransmit, tcp_cc.c).
  *
  * A connection gives up (ETIMEDOUT) after data_retries timeouts of the
  * same segment, or, with a user timeout (RFC 9293 §3.8.3, RFC 5482), once
@@ -190,7 +191,7 @@ void tcp_rtt_on_ack(struct ustack *st, struct tcp_conn *c, uint32_t ack)
     t->waiting_since = st->now; /* the next byte in line starts waiting */
     if (c->snd.una == c->snd.nxt)
         tcp_timer_stop(st, c, TCP_TIMER_RTX); /* §5.2: all data acked */
-    else
+    else if (!tcp_cc_keep_rtx_timer(c, ack))
         tcp_rtx_timer_start(st, c); /* §5.3: new data acked, restart */
 }
 
@@ -223,6 +224,7 @@ static void fail_timeout(struct ustack *st, struct tcp_conn *c, bool user_timeou
  * was sent before the timeout is acknowledged (RFC 6582 §3.2, step 4). */
 static void retransmit_after_timeout(struct ustack *st, struct tcp_conn *c)
 {
+    tcp_cc_timeout(st, c); /* ssthresh, loss window (RFC 5681 §3.1) */
     c->rec.active = true;
     c->rec.fast = false;
     c->rec.rto_hold = true;

@@ -408,8 +408,9 @@ static int set_buffer_size(struct ustack *st, struct tcp_conn *c, int opt,
         committed = snd ? 0 : c->rcv.wnd; /* the window in our SYN */
     if (size < committed)
         size = committed;
-    if (rb->buf && size != rb->cap) {
-        if (ring_resize(rb, size) < 0)
+    size_t cap = snd ? size : tcp_rcv_ring_size(c, size);
+    if (rb->buf && cap != rb->cap) {
+        if (ring_resize(rb, cap) < 0)
             return -ENOMEM;
         if (!snd) /* held out-of-order text did not move: the peer resends it */
             memset(&c->reass, 0, sizeof(c->reass));
