@@ -161,6 +161,15 @@
     X(tcp, resets, "connections reset by the peer")                           \
     X(tcp, rst_data_after_close, "RST sent: data after close")                \
     X(tcp, rst_unread_close, "RST sent: closed with unread data")             \
+    X(tcp, icmp_rx, "ICMP errors quoting a TCP segment we sent")              \
+    X(tcp, icmp_unmatched, "... for no connection of ours: ignored")          \
+    X(tcp, icmp_bad_seq, "... quoting a seq outside SND.UNA..SND.NXT-1")      \
+    X(tcp, icmp_frag_needed, "fragmentation needed: MSS lowered, resent")     \
+    X(tcp, icmp_frag_ignored, "fragmentation needed: not smaller, or bogus")  \
+    X(tcp, icmp_pmtu_floor, "reported MTU below our floor: floor, no DF")     \
+    X(tcp, icmp_soft, "soft errors kept to report at a timeout")              \
+    X(tcp, icmp_refused, "port/protocol unreachable aborted a connect()")     \
+    X(tcp, icmp_hard_as_soft, "port/protocol unreachable once synchronized")  \
     X(tcp, time_wait_expired, "TIME-WAIT connections that ran out")           \
     X(tcp, fin_wait_2_timeout, "orphaned FIN-WAIT-2 timed out")               \
     X(tcp, drop_paws, "old timestamp (RFC 7323 PAWS): dropped, ACK sent")     \

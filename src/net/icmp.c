@@ -2,8 +2,8 @@
  * ICMPv4 (RFC 792, RFC 1122 §3.2.2).
  *
  * We answer echo requests, pass echo replies to the ping API, count the
- * errors other hosts send us (and hand them to the transport layer once it
- * exists), and send destination unreachable errors when IP or a transport
+ * errors other hosts send us and hand them to the transport that sent the
+ * packet they quote (TCP, UDP), and send destination unreachable errors when IP or a transport
  * has nowhere to deliver a packet.
  */
 #include "net/icmp.h"
@@ -14,6 +14,7 @@
 #include "core/checksum.h"
 #include "core/stack.h"
 #include "net/ipv4.h"
+#include "tcp/tcp.h"
 #include "udp/udp.h"
 
 /* Field offsets in the ICMP header. */
@@ -32,15 +33,13 @@
 
 /* ===== TRANSPORT HOOK =====
  * Where received ICMP errors reach the transport that sent the quoted
- * packet. No transport takes them yet: when TCP (or UDP) does, add one
- * line per protocol, e.g.
- *     case IP_PROTO_TCP: tcp_icmp_error(st, err); break;
- * RFC 1122 §4.2.3.9 says what TCP must do with each kind. */
+ * packet (RFC 1122 §3.2.2.1): TCP (src/tcp/tcp_icmp.c, RFC 1122
+ * §4.2.3.9, RFC 1191, RFC 5927) and UDP (§4.1.3.3). */
 static void deliver_error_to_transport(struct ustack *st,
                                        const struct icmp4_error *err)
 {
-    (void)st;
     switch (err->proto) {
+    case IP_PROTO_TCP: tcp_icmp_error(st, err); break;
     case IP_PROTO_UDP: udp_icmp_error(st, err); break;
     default:
         break;
@@ -58,6 +57,7 @@ static bool parse_quote(const uint8_t *q, size_t len, struct icmp4_error *err)
     if (hdr_len < IPV4_HDR_MIN || len < hdr_len + 8)
         return false;
     err->proto = q[9];
+    err->quoted_total_len = get_be16(q + 2);
     err->src = get_be32(q + 12);
     err->dst = get_be32(q + 16);
     err->transport = q + hdr_len;

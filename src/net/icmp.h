@@ -63,6 +63,8 @@ struct icmp4_error {
                                   did not say (an RFC 792 router); 0 for
                                   every other error */
     uint32_t src, dst;         /* the quoted packet's addresses (host order) */
+    uint16_t quoted_total_len; /* the quoted header's total length field, as
+                                  sent (RFC 1191 §5 plateau search) */
     uint8_t proto;             /* the quoted packet's protocol */
     const uint8_t *transport;  /* start of the quoted transport header */
     size_t transport_len;      /* bytes available there, at least 8 */

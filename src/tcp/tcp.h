@@ -34,6 +34,11 @@ void tcp_destroy(struct ustack *st);
 /* A segment for us (ip->payload is the TCP header and data). */
 void tcp_input(struct ustack *st, const struct ip4_rx *ip);
 
+/* An ICMP error about a segment we sent (net/icmp.c's transport hook):
+ * path MTU, soft and hard errors (tcp_icmp.c). */
+struct icmp4_error;
+void tcp_icmp_error(struct ustack *st, const struct icmp4_error *err);
+
 /* Run due timers; returns the next TCP deadline or USTACK_NEVER. */
 uint64_t tcp_timer(struct ustack *st, uint64_t now);
 

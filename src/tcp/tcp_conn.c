@@ -346,6 +346,8 @@ void tcp_conn_fail(struct ustack *st, struct tcp_conn *c, int err)
         STAT_INC(st, tcp_timeout_aborts);
     else
         STAT_INC(st, tcp_resets);
+    if (err == ETIMEDOUT)
+        err = tcp_icmp_timeout_error(c); /* EHOSTUNREACH, ... if ICMP said */
     c->fail = err;
     c->error = err;
     tcp_conn_closed(st, c);

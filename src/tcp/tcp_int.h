@@ -13,6 +13,7 @@
  *   isn.c          RFC 6528  initial sequence numbers
  *   syncookie.c    RFC 4987 §3.6 SYN cookies
  *   tcp_info.c     the connection listing for observers
+ *   tcp_icmp.c     RFC 1122 §4.2.3.9, RFC 1191, RFC 5927: ICMP errors
  *   tcp_trace.c    per-connection trace rows for observers
  */
 #ifndef USTACK_TCP_TCP_INT_H
@@ -223,6 +224,15 @@ struct tcp_optstate {
     uint32_t last_ack_sent; /* Last.ACK.sent (§4.3) */
 };
 
+/* What ICMP errors about our segments taught a connection (tcp_icmp.c). */
+struct tcp_icmp {
+    uint16_t pmtu;   /* path MTU (RFC 1191); 0 until a router reports one */
+    bool df_off;     /* the path reported an MTU below our floor: send
+                        without DF so that routers may fragment */
+    int soft_error;  /* last soft error (EHOSTUNREACH, ...), reported
+                        instead of ETIMEDOUT (RFC 1122 §4.2.3.9) */
+};
+
 /* Out-of-order text held in the receive ring (tcp_reass.c). */
 #define TCP_REASS_RANGES 8
 struct tcp_reass {
@@ -297,6 +307,7 @@ struct tcp_conn {
     struct tcp_rtt rtt;
     struct tcp_recovery rec;
     struct tcp_keepalive ka;
+    struct tcp_icmp icmp;                /* tcp_icmp.c */
     uint32_t user_timeout_ms;            /* 0: the retry counts decide */
     uint8_t probes;                      /* unanswered zero-window probes */
     uint8_t probe_backoff;               /* doublings of the probe interval */
@@ -507,6 +518,12 @@ void tcp_sack_validate(struct ustack *st, const struct tcp_conn *c, struct tcp_s
 uint16_t tcp_local_mss(const struct ustack *st);
 /* The effective send MSS from the peer's option (536 when absent). */
 uint16_t tcp_effective_mss(const struct ustack *st, const struct tcp_opts *o);
+
+/* ---- tcp_icmp.c ------------------------------------------------------------ */
+
+/* The error a connection that timed out reports: the last soft ICMP error
+ * it received (EHOSTUNREACH, ...), else ETIMEDOUT. */
+int tcp_icmp_timeout_error(const struct tcp_conn *c);
 
 /* ---- tcp_output.c --------------------------------------------------------- */
 

@@ -23,6 +23,7 @@ struct tcp_hdr_out {
     uint32_t seq, ack;
     uint8_t flags;
     uint16_t wnd;
+    bool no_df; /* send without Don't Fragment (see xmit) */
 };
 
 /* Options (opts, opt_len: a multiple of 4) and text (data_len bytes of
@@ -59,9 +60,13 @@ static int xmit(struct ustack *st, const struct tcp_hdr_out *h,
     put_be16(p + 16, cksum_finish(cksum_add(sum, p, total)));
     STAT_INC(st, tcp_tx);
     STAT_ADD(st, tcp_tx_data_bytes, data_len);
-    /* No DF: without path MTU discovery (RFC 1191, a later issue) a DF
-     * packet too big for some hop would vanish without a trace. */
-    return ip4_output(st, pb, IP_PROTO_TCP, h->src, h->dst, 0);
+    /* RFC 1191 §3: Don't Fragment on every segment, so that a hop with a
+     * smaller MTU drops it and tells us (ICMP "fragmentation needed",
+     * tcp_icmp.c lowers the MSS) instead of fragmenting every segment.
+     * Only a path that reported an MTU below our floor is sent to
+     * without DF (tcp_icmp.c). */
+    return ip4_output(st, pb, IP_PROTO_TCP, h->src, h->dst,
+                      h->no_df ? 0 : IP4_OUT_DF);
 }
 
 /* A segment of connection c: its options (timestamps, SACK blocks) go
@@ -116,6 +121,7 @@ static struct tcp_hdr_out conn_header(struct ustack *st, struct tcp_conn *c,
         .ack = c->rcv.nxt,
         .flags = flags,
         .wnd = window_field(st, c, flags),
+        .no_df = c->icmp.df_off,
     };
     if (flags & TCP_ACK)
         ack_sent(st, c); /* this segment carries the ACK */

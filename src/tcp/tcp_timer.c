@@ -189,6 +189,7 @@ void tcp_rtt_on_ack(struct ustack *st, struct tcp_conn *c, uint32_t ack)
     }
     t->retries = 0;
     t->waiting_since = st->now; /* the next byte in line starts waiting */
+    c->icmp.soft_error = 0;     /* the path delivers: old ICMP news is stale */
     if (c->snd.una == c->snd.nxt)
         tcp_timer_stop(st, c, TCP_TIMER_RTX); /* §5.2: all data acked */
     else if (!tcp_cc_keep_rtx_timer(c, ack))
