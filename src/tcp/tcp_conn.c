@@ -89,6 +89,7 @@ void tcp_config_defaults(struct ustack_tcp_config *cfg)
     default_unsigned(&cfg->keepalive_intvl_s, DEFAULT_KEEPALIVE_INTVL_S);
     default_unsigned(&cfg->keepalive_count, DEFAULT_KEEPALIVE_COUNT);
     /* user_timeout_ms: 0 is the default (the retry counts decide). */
+    tcp_cc_config_defaults(cfg);
     /* Keep the values consistent whatever the caller wrote. */
     if (cfg->delack_ms > MAX_DELACK_MS)
         cfg->delack_ms = MAX_DELACK_MS;
@@ -206,6 +207,8 @@ void tcp_set_state(struct ustack *st, struct tcp_conn *c, enum tcp_conn_state s)
         c->opened = true;
     if (s == TCP_ESTABLISHED)
         tcp_peer_heard(st, c); /* keep-alive counts idle time from here */
+    if (tcp_synchronized(s) && !tcp_synchronized(c->state))
+        tcp_cc_established(st, c); /* the initial congestion window */
     c->state = s;
     TCP_TRACE(st, c, USTACK_TRACE_STATE);
     tcp_keepalive_update(st, c);
@@ -243,6 +246,7 @@ struct tcp_conn *tcp_conn_alloc(struct ustack *st)
     ratelimit_init(&c->challenge, st->cfg.tcp.challenge_ack_burst,
                    st->cfg.tcp.challenge_ack_rate, st->now);
     tcp_rtt_init(st, c);
+    tcp_cc_select(st, c, tcp_cc_default(st));
     tcp_trace_init(st, c);
     /* Link into the list of every connection. */
     c->all_next = t->all;

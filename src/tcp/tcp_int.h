@@ -28,8 +28,10 @@
 #include "core/siphash.h"
 #include "core/stack.h"
 #include "core/timerheap.h"
+#include "tcp/cc.h"
 #include "tcp/seq.h"
 #include "tcp/tcp.h"
+#include "tcp/tcp_sack.h"
 #include "tcp/tcp_trace.h"
 
 /* ---- The wire format (RFC 9293 §3.1) ------------------------------------ */
@@ -181,18 +183,27 @@ struct tcp_rtt {
                                here (RFC 9293 §3.8.3). */
 };
 
-/* Loss recovery on duplicate ACKs (RFC 5681 §3.2, with the recovery
- * point of RFC 6582). The congestion window itself is a later issue. */
+/* Loss recovery (RFC 5681 §3.2, with the recovery point of RFC 6582 and,
+ * when the peer SACKs, RFC 6675). tcp_cc.c runs it; the congestion
+ * window it works with is c->cc. */
 struct tcp_recovery {
     uint32_t dupacks;     /* duplicate ACKs in a row (RFC 5681 §2) */
     bool active;          /* recovering: until SND.UNA reaches `recover`
                              no (further) fast retransmit */
     bool fast;            /* ... after a fast retransmit (not a timeout):
-                             partial ACKs retransmit the next hole */
+                             fast recovery (NewReno or SACK) */
+    bool sack;            /* ... SACK-based (RFC 6675), not NewReno */
     bool rto_hold;        /* after a timeout, the rest of what was in
                              flight is sent again only once an ACK moves
                              SND.UNA (not on duplicate ACKs) */
-    uint32_t recover;     /* SND.NXT when recovery began */
+    uint32_t recover;     /* SND.NXT when recovery began (RecoveryPoint) */
+    uint32_t partial_acks; /* partial ACKs in this NewReno recovery */
+    uint32_t lt_bytes;    /* sent by limited transmit (RFC 3042) since the
+                             last new ACK: not part of FlightSize when
+                             ssthresh is set (RFC 5681 §3.2 step 2) */
+    uint32_t rxt_high;    /* RFC 6675 HighRxt, one past the octet */
+    uint32_t rescue_rxt;  /* RFC 6675 RescueRxt ... */
+    bool rescue_set;      /* ... once defined */
 };
 
 /* Keep-alive (RFC 1122 §4.2.3.6): per-connection settings and state. */
@@ -306,6 +317,8 @@ struct tcp_conn {
 
     struct tcp_rtt rtt;
     struct tcp_recovery rec;
+    struct tcp_cc cc;                    /* congestion window (tcp_cc.c) */
+    struct tcp_sack_board sacked;        /* what the peer SACKed (tcp_sack.c) */
     struct tcp_keepalive ka;
     struct tcp_icmp icmp;                /* tcp_icmp.c */
     uint32_t user_timeout_ms;            /* 0: the retry counts decide */
@@ -557,6 +570,15 @@ bool tcp_output_override(struct ustack *st, struct tcp_conn *c);
  * 5681 §3.2) without moving the output cursor. False when the window
  * leaves no room for it. */
 bool tcp_retransmit_first(struct ustack *st, struct tcp_conn *c);
+/* Retransmit up to len bytes from seq (sent before, not acknowledged),
+ * our FIN with them if the range reaches it, without moving the output
+ * cursor (SACK recovery, RFC 6675 NextSeg). Returns the bytes of sequence
+ * space sent (FIN included), 0 when nothing may go (state, peer window). */
+uint32_t tcp_retransmit_range(struct ustack *st, struct tcp_conn *c,
+                              uint32_t seq, uint32_t len);
+/* Send one segment of what output would send next (RFC 6675 NextSeg rule
+ * 2: new data), subject to every window and to Nagle. */
+bool tcp_output_one(struct ustack *st, struct tcp_conn *c);
 /* A keep-alive probe: <SEQ=SND.NXT-1><ACK=RCV.NXT><CTL=ACK>, no text. */
 void tcp_send_keepalive(struct ustack *st, struct tcp_conn *c);
 /* The window to advertise now (RCV.WND, bytes); may open or round it

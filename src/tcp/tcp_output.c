@@ -404,6 +404,7 @@ static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
         flags |= TCP_FIN;
     struct tcp_hdr_out h = conn_header(st, c, seq, flags);
     xmit_conn(st, c, &h, &c->sndbuf, seq - data_seq, len);
+    tcp_cc_sent(st, c, seq, len);
     if (seq_lt(seq, c->snd.nxt)) {
         STAT_INC(st, tcp_retransmits);
         c->retransmissions++;
@@ -450,14 +451,52 @@ static bool next_segment(const struct tcp_conn *c, uint32_t seq, uint32_t *len,
     return *len > 0 || *fin;
 }
 
+/* Going back over data sent before (after a timeout): skip what the peer
+ * SACKed since, and stop each segment short of the next SACKed range, so
+ * SACKed data is never sent again (RFC 6675 §5.1 leaves the choice of what
+ * to resend after a timeout open; "filling in" the holes it names). */
+static uint32_t skip_sacked(struct tcp_conn *c, uint32_t seq)
+{
+    if (!seq_lt(seq, c->snd.nxt) || c->sacked.count == 0)
+        return seq;
+    uint32_t next = tcp_sack_skip(c, seq);
+    if (next != seq)
+        c->send_next = next;
+    return next;
+}
+
+/* The congestion window's part (RFC 5681 §3): a segment goes only if it
+ * fits in what cwnd leaves; it is never cut to fit, which would send
+ * small segments. The FIN alone needs one byte of room. */
+static bool cwnd_allows(const struct tcp_conn *c, uint32_t len, bool *fin)
+{
+    uint32_t room = tcp_cc_send_room(c);
+    if (len > room)
+        return false;
+    if (*fin && len == room)
+        *fin = false; /* the data fits; the FIN waits for the next ACK */
+    return len > 0 || *fin;
+}
+
 /* Send the next segment from send_next, if one may go (override: even
  * if Nagle or silly window avoidance would hold it). */
 static bool send_one(struct ustack *st, struct tcp_conn *c, bool override)
 {
-    uint32_t seq = seq_max(c->send_next, tcp_snd_data_seq(c));
+    uint32_t seq = skip_sacked(c, seq_max(c->send_next, tcp_snd_data_seq(c)));
     uint32_t len, queued;
     bool fin;
     if (!next_segment(c, seq, &len, &fin, &queued))
+        return false;
+    if (seq_lt(seq, c->snd.nxt) && c->sacked.count > 0) {
+        uint32_t limit = tcp_sack_next_sacked(c, seq, seq + len);
+        if (limit != seq + len) {
+            len = limit - seq;
+            fin = false;
+        }
+    }
+    if (c->snd.una == c->snd.nxt)
+        tcp_cc_before_send(st, c); /* restart after idle */
+    if (!cwnd_allows(c, len, &fin))
         return false;
     /* After a timeout, only the earliest segment went again (RFC 6298
      * §5.4); the rest of the old data follows once an ACK shows the path
@@ -475,6 +514,47 @@ static bool send_one(struct ustack *st, struct tcp_conn *c, bool override)
 bool tcp_output_override(struct ustack *st, struct tcp_conn *c)
 {
     return tcp_may_send(c->state) && send_one(st, c, true);
+}
+
+bool tcp_output_one(struct ustack *st, struct tcp_conn *c)
+{
+    return tcp_may_send(c->state) && send_one(st, c, false);
+}
+
+uint32_t tcp_retransmit_range(struct ustack *st, struct tcp_conn *c,
+                              uint32_t seq, uint32_t len)
+{
+    uint32_t data_seq = tcp_snd_data_seq(c);
+    uint32_t data_end = data_seq + (uint32_t)ringbuf_used(&c->sndbuf);
+    if (!tcp_may_send(c->state) || !seq_lt(seq, c->snd.nxt) ||
+        seq_lt(seq, data_seq))
+        return 0;
+    if (seq_gt(seq + len, c->snd.nxt))
+        len = c->snd.nxt - seq;
+    /* The FIN sits right after the last byte of data. */
+    bool fin = c->fin_sent && seq_geq(seq + len, data_end + 1);
+    if (fin)
+        len = data_end - seq;
+    /* Within the peer's window, as every segment (RFC 9293 §3.8.6). */
+    uint32_t wnd_end = c->snd.una + c->snd.wnd;
+    if (!seq_lt(seq, wnd_end))
+        return 0;
+    if (len > wnd_end - seq) {
+        len = wnd_end - seq;
+        fin = false;
+    } else if (fin && len == wnd_end - seq) {
+        fin = false;
+    }
+    if (len > c->snd_mss) {
+        len = c->snd_mss;
+        fin = false;
+    }
+    if (len == 0 && !fin)
+        return 0;
+    uint32_t end = emit(st, c, seq, len, fin);
+    if (seq_lt(c->send_next, end))
+        c->send_next = end;
+    return end - seq;
 }
 
 bool tcp_retransmit_first(struct ustack *st, struct tcp_conn *c)
@@ -508,7 +588,11 @@ static void delay_ack(struct ustack *st, struct tcp_conn *c)
 
 void tcp_output(struct ustack *st, struct tcp_conn *c)
 {
-    if (tcp_may_send(c->state))
+    /* As much as the windows allow: min(cwnd - in flight, the peer's
+     * window), so a burst is at most one congestion window. */
+    if (tcp_may_send(c->state) && tcp_sack_recovering(c))
+        tcp_sack_output(st, c);
+    else if (tcp_may_send(c->state))
         while (send_one(st, c, false))
             ;
     if (c->ack_pending)

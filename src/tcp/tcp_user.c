@@ -441,6 +441,18 @@ static int set_keepalive_param(struct ustack *st, struct tcp_conn *c, int opt,
     return 0;
 }
 
+/* USTACK_TCP_CONGESTION: an algorithm of enum ustack_tcp_cc (cc.h). A
+ * live connection switches at once and keeps its window. */
+static int set_congestion(struct ustack *st, struct tcp_conn *c, int value)
+{
+    const struct tcp_cc_ops *ops = tcp_cc_lookup(st, value);
+    if (!ops)
+        return -EINVAL;
+    if (ops != c->cc.ops)
+        tcp_cc_select(st, c, ops);
+    return 0;
+}
+
 int tcp_setopt(struct ustack *st, struct tcp_conn *c, int opt, int value)
 {
     switch (opt) {
@@ -474,6 +486,8 @@ int tcp_setopt(struct ustack *st, struct tcp_conn *c, int opt, int value)
         return 0;
     case USTACK_TCP_TRACE:
         return tcp_trace_setopt(st, c, value);
+    case USTACK_TCP_CONGESTION:
+        return set_congestion(st, c, value);
     default:
         return -ENOPROTOOPT;
     }
@@ -494,6 +508,7 @@ int tcp_getopt(const struct tcp_conn *c, int opt, int *value)
     case USTACK_TCP_KEEPCNT: *value = (int)c->ka.count; return 0;
     case USTACK_TCP_USER_TIMEOUT: *value = (int)c->user_timeout_ms; return 0;
     case USTACK_TCP_TRACE: *value = c->trace.on; return 0;
+    case USTACK_TCP_CONGESTION: *value = c->cc.algo; return 0;
     case USTACK_SO_TYPE: *value = USTACK_SOCK_STREAM; return 0;
     default: return -ENOPROTOOPT;
     }
