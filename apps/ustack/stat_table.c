@@ -79,7 +79,7 @@ void stat_conn_from_info(struct stat_conn *sc, const struct ustack_tcp_info *in)
     set_addr(sc, STAT_REMOTE, in->remote_addr, in->remote_port);
     set_u64(sc, STAT_SEND_Q, in->send_queue);
     set_u64(sc, STAT_RECV_Q, in->recv_queue);
-    if (in->cwnd) /* 0: not known */
+    if (in->cwnd) /* 0: not established yet */
         set_u64(sc, STAT_CWND, in->cwnd);
     if (in->ssthresh != UINT32_MAX) /* none yet */
         set_u64(sc, STAT_SSTHRESH, in->ssthresh);

@@ -32,12 +32,13 @@ struct ustack_tcp_info {
 
     /* Congestion and timing (`ustack stat`). */
     uint32_t rttvar_us;                /* RTT variation (RFC 6298) */
-    uint32_t cwnd;                     /* congestion window, bytes; 0 = not
-                                          known */
+    uint32_t cwnd;                     /* congestion window, bytes; 0 until
+                                          established */
     uint32_t ssthresh;                 /* slow start threshold, bytes;
                                           UINT32_MAX = none yet */
-    uint32_t in_flight;                /* sent, not yet acknowledged:
-                                          SND.NXT - SND.UNA */
+    uint32_t in_flight;                /* in flight as congestion control
+                                          counts it: sent, neither
+                                          acknowledged nor SACKed */
 };
 
 /* Call fn once per connection (listeners included), in no particular

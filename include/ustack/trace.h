@@ -67,10 +67,14 @@ struct ustack_trace_row {
     uint16_t local_port, remote_port;
     uint32_t iss;            /* our initial sequence number */
     uint32_t snd_una, snd_nxt;
-    uint32_t cwnd;           /* congestion window, bytes; 0 = not known */
+    uint32_t cwnd;           /* congestion window, bytes; 0 until the
+                                connection is established */
     uint32_t ssthresh;       /* bytes; USTACK_TRACE_SSTHRESH_NONE = none yet */
-    uint32_t in_flight;      /* bytes sent and not acknowledged:
-                                SND.NXT - SND.UNA (SYN and FIN count 1) */
+    uint32_t in_flight;      /* bytes in flight as congestion control
+                                counts them (what cwnd limits): sent and
+                                neither acknowledged nor SACKed; during
+                                SACK recovery RFC 6675's pipe. At most
+                                SND.NXT - SND.UNA */
     uint32_t srtt_us, rttvar_us; /* RFC 6298 estimator; 0 until measured */
     uint32_t rto_us;         /* current retransmission timeout */
     uint32_t snd_wnd;        /* the window the peer offers, bytes */

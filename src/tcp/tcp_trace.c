@@ -8,24 +8,26 @@
 
 /* ---- What observers see of congestion control ------------------------------ */
 
-/* Congestion control keeps no window yet: 0 reads as "not known" and the
- * threshold as "none". When it lands, these return its fields. */
+/* Congestion control (tcp_cc.c) keeps these in c->cc: cwnd is 0 until the
+ * connection is established, ssthresh TCP_CC_SSTHRESH_NONE (UINT32_MAX)
+ * until the first loss. */
 uint32_t tcp_obs_cwnd(const struct tcp_conn *c)
 {
-    (void)c;
-    return 0;
+    return c->cc.cwnd;
 }
 
 uint32_t tcp_obs_ssthresh(const struct tcp_conn *c)
 {
-    (void)c;
-    return UINT32_MAX;
+    return c->cc.ssthresh;
 }
 
-/* Sequence space sent and not acknowledged; SYN and FIN count one. */
+/* In flight as congestion control counts it, the figure cwnd limits:
+ * sent and neither acknowledged nor SACKed (RFC 6675's pipe during SACK
+ * recovery); after a timeout, what has not been sent again is not in
+ * flight. */
 uint32_t tcp_obs_in_flight(const struct tcp_conn *c)
 {
-    return c->snd.nxt - c->snd.una;
+    return tcp_cc_in_flight(c);
 }
 
 /* ---- Switching it on ----------------------------------------------------------- */

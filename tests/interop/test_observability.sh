@@ -10,8 +10,9 @@
 #                             four-tuple, with the CSV header
 #   interop_obs_trace_sane    its rows: time never goes back, SND.UNA never
 #                             goes back and ends past every byte echoed,
-#                             SND.UNA <= SND.NXT, in flight = SND.NXT -
-#                             SND.UNA, the handshake, ESTABLISHED, data sent
+#                             SND.UNA <= SND.NXT, in flight <= SND.NXT -
+#                             SND.UNA, a congestion window once established,
+#                             the handshake, ESTABLISHED, data sent
 #                             and acknowledged, an end row last
 #   interop_obs_plot_svg      `ustack plot` turns it into an SVG that is
 #                             well-formed XML (xmllint, else Python's parser)
@@ -146,7 +147,9 @@ assert t[-1] - t[0] < 120 * 10**6, "more than two minutes?"
 assert all(b >= a for a, b in zip(una, una[1:])), "SND.UNA went back"
 assert all(u <= x for u, x in zip(una, nxt)), "SND.UNA past SND.NXT"
 for r in rows:
-    assert int(r["in_flight"]) == int(r["snd_nxt_rel"]) - int(r["snd_una_rel"]), r
+    assert int(r["in_flight"]) <= int(r["snd_nxt_rel"]) - int(r["snd_una_rel"]), r
+    if r["state"] == "ESTABLISHED" and r["event"] != "state":
+        assert int(r["cwnd"]) > 0, r
     assert (int(r["snd_una"]) - int(r["snd_una_rel"])) % 2**32 == \
            (int(r["snd_nxt"]) - int(r["snd_nxt_rel"])) % 2**32, "two different ISSs"
 # SYN (1) + every byte echoed back; the FIN, if acknowledged, adds one more.

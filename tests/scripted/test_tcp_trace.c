@@ -115,6 +115,13 @@ TEST(tcp_trace_rows_at_retransmission)
     CHECK_EQ(r->row[timeout].rto_us, 2 * SEC);
     CHECK(r->row[timeout].time_us >= t0 + 1 * SEC);
     CHECK_EQ(r->row[rtx].retransmissions, 1);
+    /* Congestion control's view: the initial window (RFC 6928) until the
+     * timeout; then ssthresh = max(FlightSize / 2, 2 * SMSS) and cwnd =
+     * one segment, the loss window (RFC 5681 §3.1). */
+    CHECK_EQ(r->row[send].cwnd, 10 * 1460);
+    CHECK_EQ(r->row[send].ssthresh, USTACK_TRACE_SSTHRESH_NONE);
+    CHECK_EQ(r->row[rtx].cwnd, 1460);
+    CHECK_EQ(r->row[rtx].ssthresh, 2 * 1460);
     CHECK_EQ(r->row[rtx].snd_una - iss, 1);
     CHECK_EQ(r->row[rtx].snd_nxt - iss, 101);
     CHECK_EQ(r->row[rtx].conn_id, id);
