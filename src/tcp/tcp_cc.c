@@ -217,12 +217,15 @@ static void end_recovery(struct ustack *st, struct tcp_conn *c, uint32_t acked,
                          uint32_t flight)
 {
     struct tcp_recovery *r = &c->rec;
-    bool fast = r->fast, sack = r->sack;
-    reset_recovery(r);
-    if (!fast) { /* after a timeout: slow start simply goes on */
+    if (!r->fast) {
+        /* After a timeout: slow start simply goes on, this ACK still
+         * counted as one of the slow start after the timeout. */
         grow(st, c, acked, flight);
+        reset_recovery(r);
         return;
     }
+    bool sack = r->sack;
+    reset_recovery(r);
     /* RFC 6582 §3.2 step 6, option (1): "Set cwnd to min (ssthresh,
      * max(FlightSize, SMSS) + SMSS)", which deflates the window without
      * letting a burst out when little is left in flight. SACK recovery
