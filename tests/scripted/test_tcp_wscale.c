@@ -41,24 +41,26 @@ static uint32_t drain(struct ts *ts)
 TEST(test_tcp_wscale_passive_offered)
 {
     struct ts *ts = ts_new();
-    int sd = passive(ts, "S 0:0(0) win 65535 <mss 1460, nop, wscale 7>",
-                     "S. 0:0(0) ack 1 win 65535 <mss 1460, nop, wscale 3>", 365);
-    /* The peer's field 365 means 365 << 7 = 46720 bytes: 32 segments. */
-    TS_CHECK_EQ(ts, ts_send(ts, sd, 50000), 50000);
+    int sd = passive(ts, "S 0:0(0) win 65535 <mss 1460, nop, wscale 2>",
+                     "S. 0:0(0) ack 1 win 65535 <mss 1460, nop, wscale 3>", 2920);
+    /* The peer's field 2920 means 2920 << 2 = 11680 bytes: 8 segments
+     * (within the initial congestion window of 10). */
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 20000), 20000);
     ts_out(ts, "P?. 1:1461(1460) ack 1 win 32768");
-    TS_CHECK_EQ(ts, drain(ts) + 1460, 46720);
+    TS_CHECK_EQ(ts, drain(ts) + 1460, 11680);
+    TS_CHECK_EQ(ts, tso_conn(ts).snd_wnd, 11680);
     /* Our window: the whole 256 KiB buffer, in units of 8 (32768 << 3). */
     TS_CHECK_EQ(ts, tso_conn(ts).rcv_wnd, 262144);
     /* The peer's data (its window shut for now): our ACK says 261144
      * bytes, 32643 << 3. */
-    ts_in(ts, "P. 1:1001(1000) ack 46721 win 0");
-    ts_out_within(ts, 500, ". 46721:46721(0) ack 1001 win 32643");
+    ts_in(ts, "P. 1:1001(1000) ack 11681 win 0");
+    ts_out_within(ts, 500, ". 11681:11681(0) ack 1001 win 32643");
     ts_recv_data(ts, sd, 1000);
-    /* The window opens by 6400 << 7: the rest of the data goes. */
-    ts_in(ts, ". 1001:1001(0) ack 46721 win 415");
-    ts_out(ts, "P?. 46721:48181(1460) ack 1001");
-    TS_CHECK_EQ(ts, drain(ts) + 1460, 50000 - 46720);
-    TS_CHECK_EQ(ts, tso_conn(ts).snd_wnd, 415 << 7);
+    /* The window opens to 2190 << 2 = 8760 bytes: the rest (8320) goes. */
+    ts_in(ts, ". 1001:1001(0) ack 11681 win 2190");
+    ts_out(ts, "P?. 11681:13141(1460) ack 1001");
+    TS_CHECK_EQ(ts, drain(ts) + 1460, 20000 - 11680);
+    TS_CHECK_EQ(ts, tso_conn(ts).snd_wnd, 8760);
     ts_free(ts);
 }
 
@@ -131,12 +133,13 @@ TEST(test_tcp_wscale_shift_above_14_clamped)
         int sd = passive(ts, ts_fmt(ts, "S 0:0(0) win 65535 <mss 1460, nop, wscale %u>", shifts[i]),
                          "S. 0:0(0) ack 1 win 65535 <mss 1460, nop, wscale 3>", 3);
         TS_CHECK_EQ(ts, ts_stat(ts, "tcp.wscale_clamped") - c0, 1);
-        /* 3 << 14 = 49152 bytes: 33 full segments, not the 98304 (or
-         * more) of the shift as sent. */
-        TS_CHECK_EQ(ts, ts_send(ts, sd, 60000), 60000);
-        uint32_t sent = drain(ts);
-        TS_CHECK(ts, sent <= 49152 && sent > 49152 - 1460);
+        /* 3 << 14 = 49152 bytes, not the 98304 (or more) of the shift as
+         * sent; the data goes as far as the initial congestion window. */
         TS_CHECK_EQ(ts, tso_conn(ts).snd_wnd, 49152);
+        TS_CHECK_EQ(ts, ts_send(ts, sd, 60000), 60000);
+        TS_CHECK_EQ(ts, drain(ts), 14600);
+        ts_in(ts, ". 1:1(0) ack 14601 win 2");
+        TS_CHECK_EQ(ts, tso_conn(ts).snd_wnd, 32768);
         ts_free(ts);
     }
 }
