@@ -50,7 +50,26 @@ $(BUILD)/tests/%: $(BUILD)/obj/$(TEST_FW:.c=.o) $$(addprefix $(BUILD)/obj/,$$(su
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-tests: all $(TEST_BIN)
+# Test-only helper programs: tests/tools/NAME.c -> $(BUILD)/tools/NAME.
+# nfq_impair (the hostile interop tests' NFQUEUE impairer) alone links
+# libnetfilter_queue, and is left out when its headers are missing (the
+# tests that need it then skip).
+HAVE_NFQ := $(shell test -f /usr/include/libnetfilter_queue/libnetfilter_queue.h && echo 1)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+ifneq ($(HAVE_NFQ),1)
+TOOL_SRC := $(filter-out tests/tools/nfq_impair.c,$(TOOL_SRC))
+endif
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+$(BUILD)/tools/nfq_impair: LDLIBS += -lnetfilter_queue
+ifneq ($(TOOL_SRC),)
+.SECONDARY: $(TOOL_SRC:%.c=$(BUILD)/obj/%.o)
+endif
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: all $(TEST_BIN) $(TOOL_BIN)
 
 # Every tier: a gcc build, an ASan+UBSan build (with clang when present, so
 # both compilers must stay warning-free), then the runner.
