@@ -362,9 +362,9 @@ static int tick_decimals(const struct axis *a)
 #define MARGIN_L 92
 #define MARGIN_R 28
 #define SEQ_TOP 104
-#define SEQ_BOTTOM 424
-#define WIN_TOP 500
-#define WIN_BOTTOM 690
+#define SEQ_BOTTOM 396
+#define WIN_TOP 466
+#define WIN_BOTTOM 700
 
 static const char *const font = "font-family=\"DejaVu Sans,Helvetica,Arial,sans-serif\"";
 
@@ -621,31 +621,38 @@ static void draw_empty(FILE *out)
             PLOT_W / 2, PLOT_H / 2, font);
 }
 
-/* The data ranges of the two panels. */
+/* The data ranges of the two panels. The windows panel is scaled to what
+ * congestion control does (cwnd, bytes in flight): the peer's window and
+ * ssthresh count only where they are in proportion to it, else a
+ * receive window of megabytes (window scaling) or a huge initial
+ * threshold would flatten everything else; they are then drawn only where
+ * they fit, and the legend says so. */
 static void fit_axes(const struct plot_trace *t, struct axis *x, struct axis *seq,
                      struct axis *win)
 {
-    double seq_lo = 0, seq_hi = 0, win_hi = 0, other_hi = 0;
+    double seq_lo = 0, seq_hi = 0, core_hi = 0, wnd_hi = 0;
     for (size_t i = 0; i < t->n; i++) {
         const struct plot_row *r = &t->rows[i];
         if (i == 0 || r->una < seq_lo)
             seq_lo = r->una;
         if (r->nxt > seq_hi)
             seq_hi = r->nxt;
-        double m = r->cwnd > r->in_flight ? r->cwnd : r->in_flight;
-        if (r->snd_wnd > m)
-            m = r->snd_wnd;
-        if (m > other_hi)
-            other_hi = m;
+        if (r->cwnd > core_hi)
+            core_hi = r->cwnd;
+        if (r->in_flight > core_hi)
+            core_hi = r->in_flight;
+        if (r->snd_wnd > wnd_hi)
+            wnd_hi = r->snd_wnd;
     }
-    win_hi = other_hi;
-    /* ssthresh counts only where it is in proportion to the rest: a huge
-     * initial threshold would flatten everything else (it is then drawn
-     * only where it fits). */
-    for (size_t i = 0; i < t->n; i++)
-        if (t->rows[i].ssthresh >= 0 && t->rows[i].ssthresh <= 2 * other_hi &&
-            t->rows[i].ssthresh > win_hi)
-            win_hi = t->rows[i].ssthresh;
+    double base = core_hi > 0 ? core_hi : wnd_hi; /* nothing sent: the window */
+    double win_hi = base;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct plot_row *r = &t->rows[i];
+        if (r->snd_wnd <= 2 * base && r->snd_wnd > win_hi)
+            win_hi = r->snd_wnd;
+        if (r->ssthresh >= 0 && r->ssthresh <= 2 * base && r->ssthresh > win_hi)
+            win_hi = r->ssthresh;
+    }
     double t_hi = t->n ? t->rows[t->n - 1].t_s : 0;
     axis_fit(x, 0, t_hi, 10, false);
     axis_fit(seq, seq_lo < 0 ? seq_lo : 0, seq_hi, 8, true);
@@ -660,7 +667,7 @@ static void fit_axes(const struct plot_trace *t, struct axis *x, struct axis *se
 
 #define STYLE_UNA "fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\""
 #define STYLE_NXT "fill=\"none\" stroke=\"#ff7f0e\" stroke-width=\"1.5\""
-#define STYLE_CWND "fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\""
+#define STYLE_CWND "fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"3\" stroke-opacity=\"0.75\""
 #define STYLE_SSTHRESH "fill=\"none\" stroke=\"#9467bd\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\""
 #define STYLE_IN_FLIGHT "fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.2\""
 #define STYLE_SND_WND "fill=\"none\" stroke=\"#7f7f7f\" stroke-width=\"1.2\" stroke-dasharray=\"2 3\""
@@ -685,11 +692,16 @@ int plot_svg_write(const struct plot_trace *t, const char *title, FILE *out)
             {"retransmission", NULL, true},
             {"timeout", STYLE_TIMEOUT, false},
         };
+        bool wnd_off = false, ssthresh_off = false;
+        for (size_t i = 0; i < t->n; i++) {
+            wnd_off |= t->rows[i].snd_wnd > win.hi;
+            ssthresh_off |= t->rows[i].ssthresh > win.hi;
+        }
         struct legend_item win_legend[] = {
             {t->has_cwnd ? "cwnd" : "cwnd (not reported)", STYLE_CWND, false},
-            {"ssthresh", STYLE_SSTHRESH, false},
+            {ssthresh_off ? "ssthresh (gaps: above)" : "ssthresh", STYLE_SSTHRESH, false},
             {"in flight", STYLE_IN_FLIGHT, false},
-            {"peer window", STYLE_SND_WND, false},
+            {wnd_off ? "peer window (gaps: above)" : "peer window", STYLE_SND_WND, false},
         };
         draw_panel_head(out, SEQ_TOP - 14,
                         "Time-sequence (bytes after the ISS)",
@@ -698,9 +710,11 @@ int plot_svg_write(const struct plot_trace *t, const char *title, FILE *out)
         draw_panel_head(out, WIN_TOP - 14, "Windows", win_legend, 4);
         draw_grid_and_ticks(out, &x, &win, true);
         draw_series(out, t, s_snd_wnd, &x, &win, STYLE_SND_WND);
-        draw_series(out, t, s_in_flight, &x, &win, STYLE_IN_FLIGHT);
+        /* cwnd broad underneath, bytes in flight thin on top: while
+         * the window is what limits sending the two coincide. */
         draw_series(out, t, s_ssthresh, &x, &win, STYLE_SSTHRESH);
         draw_series(out, t, s_cwnd, &x, &win, STYLE_CWND);
+        draw_series(out, t, s_in_flight, &x, &win, STYLE_IN_FLIGHT);
         draw_series(out, t, s_nxt, &x, &seq, STYLE_NXT);
         draw_series(out, t, s_una, &x, &seq, STYLE_UNA);
         draw_marks(out, t, &x, &seq);
