@@ -19,46 +19,11 @@ ustk_init tcp_connect interop_tcp_connect_100m interop_tcp_connect_halfclose \
 . "$(dirname "$0")/tcp_common.bash"
 ustk_netns_create
 
-# Run `ustack connect HOST PORT` with stdin from IN, stdout to OUT, stderr
-# to ERR, bounded by SECONDS. Extra ustack options come first.
-CONNECT_RC=
-run_connect() { # SECONDS IN OUT ERR [OPTIONS...] HOST PORT
-    local secs=$1 in=$2 out=$3 err=$4
-    shift 4
-    timeout "$secs" "$USTACK" connect --ifname "$USTK_IFNAME" \
-        --kernel-addr "$USTK_KADDR/$USTK_PREFIX" --addr "$USTK_ADDR" \
-        --netns "$USTK_NS" "$@" <"$in" >"$out" 2>"$err"
-    CONNECT_RC=$?
-}
+# run_connect, connect_exchange_check and connect_refused_check are in
+# tcp_common.bash (test_tcp_tap.sh runs them over TAP too).
 
 # ---- interop_tcp_connect_100m ------------------------------------------------
-big=$((100 * 1024 * 1024))
-input=$USTK_DIR/input.bin
-output=$USTK_DIR/output.bin
-head -c "$big" /dev/urandom >"$input"
-if tool_server "$USTK_DIR/server.out" server 5001 "$big"; then
-    run_connect 120 "$input" "$output" "$USTK_DIR/connect.err" "$USTK_KADDR" 5001
-    ustk_reap "$TOOL_PID" 10
-    server_rc=$USTK_REAPED
-    summary=$(cat "$USTK_DIR/server.out")
-    echo "    $summary"
-    # "server: received N sha256 X; sent M sha256 Y"
-    read -r got_sha sent_sha < <(echo "$summary" |
-        sed -n 's/.*received [0-9]* sha256 \([0-9a-f]*\); sent [0-9]* sha256 \([0-9a-f]*\).*/\1 \2/p')
-    out_sha=$(sha_of "$output")
-    if [ "$CONNECT_RC" -eq 0 ] && [ "$server_rc" -eq 0 ] &&
-        [ "$got_sha" = "$(sha_of "$input")" ] && [ "$out_sha" = "$sent_sha" ]; then
-        ustk_pass interop_tcp_connect_100m
-    else
-        sed 's/^/    /' "$USTK_DIR/connect.err" | tail -5
-        ustk_fail interop_tcp_connect_100m "connect exit $CONNECT_RC, server exit" \
-            "$server_rc; output $(stat -c %s "$output") bytes sha256 ${out_sha:0:16}," \
-            "server sent ${sent_sha:0:16}; server got ${got_sha:0:16}"
-    fi
-else
-    ustk_fail interop_tcp_connect_100m "the kernel server did not start"
-fi
-rm -f "$input" "$output"
+connect_exchange_check interop_tcp_connect_100m $((100 * 1024 * 1024)) 5001
 
 # ---- interop_tcp_connect_halfclose and _pcap ------------------------------------
 request=$USTK_DIR/request.txt
@@ -95,14 +60,7 @@ else
 fi
 
 # ---- interop_tcp_connect_refused ---------------------------------------------------
-run_connect 20 /dev/null "$USTK_DIR/refused.out" "$USTK_DIR/refused.err" "$USTK_KADDR" 5999
-sed 's/^/    /' "$USTK_DIR/refused.err"
-if [ "$CONNECT_RC" -ne 0 ] && [ "$CONNECT_RC" -ne 124 ] &&
-    grep -q 'refused' "$USTK_DIR/refused.err"; then
-    ustk_pass interop_tcp_connect_refused
-else
-    ustk_fail interop_tcp_connect_refused "exit $CONNECT_RC, expected non-zero with 'refused'"
-fi
+connect_refused_check interop_tcp_connect_refused 5999
 
 # ---- interop_tcp_connect_timeout ---------------------------------------------------
 # 10.0.0.3 is on the link but nobody has it: the kernel (not a router here)

@@ -36,11 +36,6 @@ URL=http://$USTK_ADDR:8080
 
 USTK_CMD=serve ustk_start_or_fail --http "8080:$www"
 
-# curl in the namespace, bounded.
-ns_curl() {
-    timeout 60 ip netns exec "$USTK_NS" curl -sS --max-time 50 "$@"
-}
-
 # Send raw request bytes (printf format) with nc; print the status code of
 # the first response.
 raw_status() { # PRINTF-FORMAT
