@@ -16,6 +16,7 @@
 #include "core/checksum.h"
 #include "tcpscript.h"
 #include "test.h"
+#include "ustack/tcp_info.h"
 
 #define SEC 1000000ull
 #define ROUTER_ADDR 0x0a0000feu /* 10.0.0.254: a router on the path */
@@ -131,6 +132,21 @@ static void frag_needed(struct ts *ts, const struct capture *cap, uint16_t mtu,
     icmp_about(ts, cap, ROUTER_ADDR, 3, 4, mtu, rel_seq, 20);
 }
 
+static void take_info(void *ctx, const struct ustack_tcp_info *i)
+{
+    if (strcmp(i->state, "LISTEN") != 0)
+        *(struct ustack_tcp_info *)ctx = *i;
+}
+
+/* The one connection that is not a listener, as observers see it. */
+static struct ustack_tcp_info conn_info(struct ts *ts)
+{
+    struct ustack_tcp_info info;
+    memset(&info, 0, sizeof(info));
+    ustack_tcp_connections(ts_stack(ts), take_info, &info);
+    return info;
+}
+
 /* A connection from the peer with <mss 1460>, Nagle off. */
 static int open_conn(struct ts *ts)
 {
@@ -170,6 +186,7 @@ TEST(test_tcp_icmp_frag_needed_lowers_mss_and_resends)
     ts_out(ts, "P. 2921:4381(1460) ack 1");
     uint64_t rtx_before = ts_stat(ts, "tcp.retransmits");
     uint64_t rto_before = ts_stat(ts, "tcp.rto_expired");
+    struct ustack_tcp_info before = conn_info(ts);
     /* 100 ms later a router with a 1280-byte next hop reports the first
      * one (1500 bytes, DF): the flight goes again at once, 1240 bytes a
      * segment (1280 - 40). */
@@ -184,6 +201,11 @@ TEST(test_tcp_icmp_frag_needed_lowers_mss_and_resends)
     ts_out_none(ts);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.retransmits") - rtx_before, 4);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), rto_before);
+    /* No congestion response either: the router said why it dropped. */
+    struct ustack_tcp_info after = conn_info(ts);
+    TS_CHECK_EQ(ts, after.mss, 1240);
+    TS_CHECK_EQ(ts, after.cwnd, before.cwnd);
+    TS_CHECK_EQ(ts, after.rto_us, before.rto_us);
     /* Not a timeout: the RTO is not backed off, and the timer restarted
      * for the new copies (1 s from the resend, not from the first send). */
     ts_out_at(ts, t + 1 * SEC, ". 1:1241(1240) ack 1");
