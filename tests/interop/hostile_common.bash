@@ -34,10 +34,9 @@ hostile_run() { # SECONDS TOOL-ARGS...
     return "${PIPESTATUS[0]}"
 }
 
-# Packets counted by the first rule of CHAIN whose text matches PATTERN
-# (iptables -L -v -x), 0 if none.
-ipt_packets() { # CHAIN PATTERN
-    ipt -L "$1" -v -n -x 2>/dev/null | awk -v p="$2" '$0 ~ p { print $1; exit }' |
+# Packets counted by rule number N of CHAIN, 0 if there is none.
+ipt_packets() { # CHAIN N
+    ipt -L "$1" -v -n -x --line-numbers 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }' |
         grep -E '^[0-9]+$' || echo 0
 }
 

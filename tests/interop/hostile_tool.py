@@ -15,15 +15,17 @@ timeout and every command an overall deadline, so nothing here can hang.
         --min bytes must have been). --blackout: once AT bytes have come
         back, every packet through IFNAME is dropped (iptables DROP, both
         ways) for SECONDS, then let through again.
-  chargen HOST PORT BYTES DEADLINE [--rcvbuf N] [--stall-at N --stall-secs S]
+  chargen HOST PORT BYTES DEADLINE [--rcvbuf N] [--stall-at N --stall-secs S
+                                   [--max-after S]]
         Read BYTES from chargen and check that the RFC 864 pattern runs on
         without a gap or a repeat. With --stall-at, stop reading for S
         seconds once N bytes are in (a small --rcvbuf makes our window close
-        quickly), then read on.
-  hold HOST PORT SPORT BYTES READY DEADLINE
+        quickly), then read on; with --max-after, the rest must come within
+        that many seconds of reading again.
+  hold HOST PORT SPORT BYTES READY STOP DEADLINE
         Connect to chargen from SPORT, read BYTES, write READY, then keep
-        reading until the connection fails or DEADLINE seconds pass; report
-        how it ended.
+        reading until the connection fails, the file STOP exists, or
+        DEADLINE seconds pass; report how it ended.
 """
 import hashlib
 import os
@@ -176,12 +178,14 @@ def check_pattern(data, offset):
 
 def cmd_chargen(host, port, nbytes, deadline, *opts):
     port, nbytes, deadline = int(port), int(nbytes), float(deadline)
-    rcvbuf, stall_at, stall_secs = 0, None, 0.0
+    rcvbuf, stall_at, stall_secs, max_after = 0, None, 0.0, None
     args = list(opts)
     while args:
         name = args.pop(0)
         if name == "--rcvbuf":
             rcvbuf = int(args.pop(0))
+        elif name == "--max-after":
+            max_after = float(args.pop(0))
         elif name == "--stall-at":
             stall_at = int(args.pop(0))
         elif name == "--stall-secs":
@@ -208,12 +212,17 @@ def cmd_chargen(host, port, nbytes, deadline, *opts):
     took = time.monotonic() - start
     ok = got == nbytes and bad_at is None and (stall_at is None or stalled is not None)
     where = f", pattern broken at byte {bad_at}" if bad_at is not None else ", pattern continuous"
-    extra = f", stopped reading from {stalled[0]:.1f} s to {stalled[1]:.1f} s" if stalled else ""
+    extra = ""
+    if stalled:
+        after = took - stalled[1]
+        extra = (f", stopped reading from {stalled[0]:.1f} s to {stalled[1]:.1f} s, "
+                 f"the rest came in {after:.1f} s")
+        ok = ok and (max_after is None or after <= max_after)
     print(f"chargen: read {got} of {nbytes} bytes in {took:.1f} s{where}{extra}")
     return 0 if ok else 1
 
 
-def cmd_hold(host, port, sport, nbytes, ready, deadline):
+def cmd_hold(host, port, sport, nbytes, ready, stop, deadline):
     port, sport, nbytes, deadline = int(port), int(sport), int(nbytes), float(deadline)
     start = time.monotonic()
     s = connect(host, port, sport=sport)
@@ -229,6 +238,9 @@ def cmd_hold(host, port, sport, nbytes, ready, deadline):
     s.settimeout(0.5)
     how = "deadline"
     while time.monotonic() - start < deadline:
+        if os.path.exists(stop):
+            how = "told to stop"
+            break
         try:
             data = s.recv(CHUNK)
         except socket.timeout:
