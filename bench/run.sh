@@ -340,10 +340,11 @@ loss_round() {
 }
 
 set_loss() { # NS IFNAME on|off
-    local rule
+    local rule op=-D
+    [ "$3" = on ] && op=-A
     for rule in "INPUT -i $2" "OUTPUT -o $2"; do
         # shellcheck disable=SC2086
-        ip netns exec "$1" iptables -$([ "$3" = on ] && echo A || echo D) $rule \
+        ip netns exec "$1" iptables "$op" $rule \
             -m statistic --mode random --probability "$LOSS_PROB" -j DROP || return 1
     done
 }
