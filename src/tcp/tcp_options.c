@@ -355,7 +355,13 @@ bool tcp_ts_check(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *s
     if (rst || !seq_lt(seg->opts.tsval, c->opt.ts_recent) || !ts_recent_valid(st, c))
         return true;
     STAT_INC(st, tcp_drop_paws);
-    tcp_send_ack(st, c);
+    /* An older pure ACK is one a newer segment overtook (reordering) or a
+     * copy of one: the newer segment, processed already, said at least as
+     * much. Answering it would only hand the peer a duplicate ACK (and
+     * three of those a spurious fast retransmit), so it goes quietly; the
+     * ACK R1 asks for is for segments that carry something. */
+    if (seg_len(seg) > 0)
+        tcp_send_ack(st, c);
     return false;
 }
 

@@ -346,6 +346,16 @@ TEST(test_tcp_ts_paws_drops_old_segment)
     check_ts(ts, &k, 5000);
     ts_recv_data(ts, sd, 100);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.drop_paws") - d0, 1);
+    /* An older pure ACK (overtaken by a newer one, or a copy) is dropped
+     * without an answer: an ACK back would be a duplicate ACK for the
+     * peer. It is not a duplicate ACK here either. */
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 100), 100);
+    ts_out(ts, "P. 1:101(100) ack 201 <*>");
+    uint64_t dup0 = ts_stat(ts, "tcp.dup_acks_rx");
+    in_ts(ts, ". 201:201(0) ack 1 win 65535", 4000, k.v0);
+    ts_out_none(ts);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.drop_paws") - d0, 2);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.dup_acks_rx") - dup0, 0);
     ts_free(ts);
 }
 

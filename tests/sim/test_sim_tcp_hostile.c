@@ -25,6 +25,14 @@
  *                                        more (`make soak` does this)
  *   USTACK_HOSTILE_TRACE=1 ...           with a replay: every frame's fate
  *
+ * Both stacks offer every TCP option by default (RFC 7323 window scaling
+ * and timestamps, RFC 2018 SACK), so these scenarios run with them. Two
+ * variants sharpen that: sim_tcp_hostile_options checks on every seed that
+ * both sides negotiated all three and gives them room (buffers up to
+ * 4 MiB, so window shifts up to 7, and longer streams), and
+ * sim_tcp_hostile_no_options turns them off on one side (each seed picks
+ * which), so the plain RFC 9293 path keeps its coverage.
+ *
  * Another test here watches a peer that vanishes: the user timeout and
  * keep-alive report ETIMEDOUT on time, and a peer that stops reading for
  * a long time (answering window probes) is never given up on.
@@ -60,6 +68,16 @@
  * hang runs into the bound. */
 #define HOSTILE_BOUND (4 * 3600 * SEC)
 #define MAX_STREAM (192 * 1024)
+
+/* Which TCP options the scenarios run with (see the top comment). */
+enum options_mode {
+    OPTIONS_DEFAULT,  /* as configured: all offered by both */
+    OPTIONS_ALL,      /* all, checked, with large buffers and streams */
+    OPTIONS_NONE,     /* none: one side offers nothing */
+};
+static enum options_mode options_mode = OPTIONS_DEFAULT;
+#define OPTIONS_SEEDS 200  /* seeds of each option variant per run */
+#define BIG_STREAM (512 * 1024)
 
 /* ---- The scenario ------------------------------------------------------- */
 
@@ -131,6 +149,12 @@ static void draw_side(uint64_t *r, struct side_plan *p)
         p->bytes = MAX_STREAM;
     p->sndbuf = (unsigned)(256 + pick_log(r, 17));
     p->rcvbuf = (unsigned)(256 + pick_log(r, 17));
+    if (options_mode == OPTIONS_ALL) {
+        /* Windows past 64 KiB: shifts 1 to 7. */
+        p->bytes = pick(r, 0, BIG_STREAM);
+        p->sndbuf = (unsigned)pick(r, 4096, 4u << 20);
+        p->rcvbuf = (unsigned)pick(r, 65536, 4u << 20);
+    }
     p->nodelay = pick(r, 0, 1);
     p->max_write = (unsigned)(1 + pick_log(r, 15));
     p->max_read = (unsigned)(1 + pick_log(r, 15));
@@ -168,6 +192,10 @@ static void draw_scenario(uint64_t seed, struct scenario *sc, struct simnet_conf
         s->tcp.syn_retries = 40;
         s->tcp.data_retries = 40;
         s->tcp.rto_max_ms = 10000;
+    }
+    if (options_mode == OPTIONS_NONE) {
+        struct ustack_tcp_config *plain = &cfg->stack[pick(&r, 0, 1)].tcp;
+        plain->wscale_off = plain->timestamps_off = plain->sack_off = true;
     }
 }
 
@@ -225,6 +253,7 @@ struct run {
     struct app app[2];
     int listener;
     uint64_t rng;               /* the applications' own choices */
+    bool opts_all[2], opts_any[2]; /* what each side's connection negotiated */
 };
 
 static void app_fail(struct app *a, int err, const char *what)
@@ -415,6 +444,20 @@ static bool one_event(struct simnet *net, void *ctx)
     return ++*(int *)ctx >= 2;
 }
 
+/* Note which options the connections negotiated (once synchronized). */
+static void note_options(struct run *r)
+{
+    for (int i = 0; i < 2; i++)
+        for (const struct tcp_conn *c = r->net->node[i].st->tcp->all; c; c = c->all_next) {
+            if (!tcp_synchronized(c->state))
+                continue;
+            const struct tcp_optstate *o = &c->opt;
+            bool scaled = o->wscale && (o->rcv_shift > 0 || c->rcvbuf_size <= 65535);
+            r->opts_all[i] |= scaled && o->ts && o->sack;
+            r->opts_any[i] |= o->wscale || o->ts || o->sack;
+        }
+}
+
 /* Drive the applications between events until the scenario is over, an
  * application failed, or the bound ran out. */
 static bool drive(struct run *r, uint64_t bound)
@@ -431,6 +474,7 @@ static bool drive(struct run *r, uint64_t bound)
         }
         app_step(r, &r->app[0]);
         app_step(r, server);
+        note_options(r);
         for (int i = 0; i < 2; i++)
             if (stalled_conn(r->net->node[i].st))
                 app_fail(&r->app[i], 0, "data waiting, no timer running");
@@ -456,6 +500,7 @@ struct totals {
     uint64_t bytes, frames, lost, corrupted, duplicated, reordered;
     uint64_t retransmits, fast_retransmits, rto_expired, window_probes, keepalive_probes,
         delayed_acks, out_of_order;
+    uint64_t sack_blocks, sack_acks, ts_samples, paws;
 };
 
 static void add_stats(struct totals *t, const struct simnet *net)
@@ -475,6 +520,10 @@ static void add_stats(struct totals *t, const struct simnet *net)
         t->keepalive_probes += s->tcp_keepalive_probes;
         t->delayed_acks += s->tcp_delayed_acks;
         t->out_of_order += s->tcp_rx_out_of_order;
+        t->sack_blocks += s->tcp_sack_blocks_rx;
+        t->sack_acks += s->tcp_sack_acks_tx;
+        t->ts_samples += s->tcp_ts_rtt_samples;
+        t->paws += s->tcp_drop_paws;
     }
 }
 
@@ -540,6 +589,13 @@ static bool run_seed(uint64_t seed, bool verbose, struct totals *t)
     bool ok = start(&r) && drive(&r, HOSTILE_BOUND);
     for (int i = 0; ok && i < 2; i++)
         ok = r.app[i].received == r.app[i].expect && r.app[i].eof && !r.app[i].what;
+    for (int i = 0; i < 2; i++) {
+        if (options_mode == OPTIONS_ALL && !r.opts_all[i])
+            app_fail(&r.app[i], 0, "options not all negotiated");
+        if (options_mode == OPTIONS_NONE && r.opts_any[i])
+            app_fail(&r.app[i], 0, "an option negotiated though one side offers none");
+        ok = ok && !r.app[i].what;
+    }
     t->seeds++;
     add_stats(t, r.net);
     t->bytes += sc.side[0].bytes + sc.side[1].bytes;
@@ -576,21 +632,22 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-TEST(sim_tcp_hostile)
+/* Run the seeds (or replay the one on the command line) and print what
+ * happened; the totals for the caller's checks. count 0: none were run. */
+static unsigned long run_seeds(struct totals *t, unsigned long default_count)
 {
-    struct totals t;
-    memset(&t, 0, sizeof(t));
+    memset(t, 0, sizeof(*t));
     uint64_t seed;
     if (simnet_seed_arg(&seed)) {
-        CHECK(run_seed(seed, true, &t));
-        return;
+        CHECK(run_seed(seed, true, t));
+        return 0;
     }
     unsigned long first = env_number("USTACK_HOSTILE_FIRST", 1);
-    unsigned long count = env_number("USTACK_HOSTILE_SEEDS", HOSTILE_SEEDS);
+    unsigned long count = env_number("USTACK_HOSTILE_SEEDS", default_count);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned long i = 0; i < count; i++) {
-        if (!run_seed(first + i, false, &t) && t.failed >= 10) {
+        if (!run_seed(first + i, false, t) && t->failed >= 10) {
             printf("    stopping after 10 failed seeds\n");
             break;
         }
@@ -598,26 +655,63 @@ TEST(sim_tcp_hostile)
     double secs = seconds_since(&t0);
     printf("    %u seeds (%lu..%lu) in %.1f s, %.0f seeds/s; %u failed; slowest seed %llu "
            "ended at t=%.0f s (bound %.0f s)\n",
-           t.seeds, first, first + count - 1, secs, t.seeds / (secs > 0 ? secs : 1), t.failed,
-           (unsigned long long)t.max_seed, (double)t.max_virtual_us / SEC,
+           t->seeds, first, first + count - 1, secs, t->seeds / (secs > 0 ? secs : 1),
+           t->failed, (unsigned long long)t->max_seed, (double)t->max_virtual_us / SEC,
            (double)HOSTILE_BOUND / SEC);
     printf("    %llu bytes; %llu frames: %llu lost, %llu corrupted, %llu duplicated, "
            "%llu reordered; %llu retransmissions (%llu fast, %llu timeouts), %llu window "
            "probes, %llu keep-alive probes, %llu delayed ACKs, %llu segments held "
            "out of order\n",
-           (unsigned long long)t.bytes, (unsigned long long)t.frames,
-           (unsigned long long)t.lost, (unsigned long long)t.corrupted,
-           (unsigned long long)t.duplicated, (unsigned long long)t.reordered,
-           (unsigned long long)t.retransmits, (unsigned long long)t.fast_retransmits,
-           (unsigned long long)t.rto_expired, (unsigned long long)t.window_probes,
-           (unsigned long long)t.keepalive_probes, (unsigned long long)t.delayed_acks,
-           (unsigned long long)t.out_of_order);
-    CHECK_EQ(t.failed, 0);
-    /* The impairments really happened, and the mechanisms under test
-     * really ran (a scenario generator gone dull would pass quietly). */
-    CHECK(t.lost > 0 && t.corrupted > 0 && t.duplicated > 0 && t.reordered > 0);
+           (unsigned long long)t->bytes, (unsigned long long)t->frames,
+           (unsigned long long)t->lost, (unsigned long long)t->corrupted,
+           (unsigned long long)t->duplicated, (unsigned long long)t->reordered,
+           (unsigned long long)t->retransmits, (unsigned long long)t->fast_retransmits,
+           (unsigned long long)t->rto_expired, (unsigned long long)t->window_probes,
+           (unsigned long long)t->keepalive_probes, (unsigned long long)t->delayed_acks,
+           (unsigned long long)t->out_of_order);
+    printf("    options: %llu SACK blocks received, %llu ACKs with SACK blocks sent, %llu RTT "
+           "samples from timestamps, %llu segments dropped by PAWS\n",
+           (unsigned long long)t->sack_blocks, (unsigned long long)t->sack_acks,
+           (unsigned long long)t->ts_samples, (unsigned long long)t->paws);
+    CHECK_EQ(t->failed, 0);
+    /* The impairments really happened (a scenario generator gone dull
+     * would pass quietly). */
+    CHECK(t->lost > 0 && t->corrupted > 0 && t->duplicated > 0 && t->reordered > 0);
+    return count;
+}
+
+TEST(sim_tcp_hostile)
+{
+    struct totals t;
+    options_mode = OPTIONS_DEFAULT;
+    unsigned long count = run_seeds(&t, HOSTILE_SEEDS);
+    /* The mechanisms under test really ran. */
     CHECK(count < 100 || (t.fast_retransmits > 0 && t.rto_expired > 0 && t.window_probes > 0 &&
                           t.keepalive_probes > 0 && t.delayed_acks > 0 && t.out_of_order > 0));
+}
+
+/* Every seed negotiates window scaling (with a shift: buffers up to
+ * 4 MiB), timestamps and SACK on both sides, and SACK blocks, timestamp
+ * RTT samples and large windows carry the transfers. */
+TEST(sim_tcp_hostile_options)
+{
+    struct totals t;
+    options_mode = OPTIONS_ALL;
+    unsigned long count = run_seeds(&t, OPTIONS_SEEDS);
+    options_mode = OPTIONS_DEFAULT;
+    CHECK(count < 100 || (t.sack_blocks > 0 && t.sack_acks > 0 && t.ts_samples > 0 &&
+                          t.fast_retransmits > 0 && t.rto_expired > 0));
+}
+
+/* One side offers no option: none is used, and the plain path copes. */
+TEST(sim_tcp_hostile_no_options)
+{
+    struct totals t;
+    options_mode = OPTIONS_NONE;
+    unsigned long count = run_seeds(&t, OPTIONS_SEEDS);
+    options_mode = OPTIONS_DEFAULT;
+    CHECK(count < 100 || (t.sack_blocks == 0 && t.sack_acks == 0 && t.ts_samples == 0 &&
+                          t.fast_retransmits > 0 && t.rto_expired > 0));
 }
 
 /* ---- A peer that vanishes, a peer that stops reading ------------------------
