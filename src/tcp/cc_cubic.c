@@ -214,8 +214,14 @@ static void cubic_on_congestion(struct tcp_conn *c, enum tcp_cc_signal sig,
 
 static void cubic_on_recovery_exit(struct tcp_conn *c, uint64_t now)
 {
-    /* Congestion avoidance begins now, from the reduced window. */
-    begin_epoch(c, tcp_cc_priv(c), now);
+    /* Congestion avoidance begins now, from the reduced window; unless
+     * NewReno's exit left cwnd below ssthresh, when slow start comes
+     * first and the stage begins with the first ACK above it. */
+    struct cubic *s = tcp_cc_priv(c);
+    if (c->cc.cwnd >= c->cc.ssthresh)
+        begin_epoch(c, s, now);
+    else
+        s->in_epoch = false;
 }
 
 static void cubic_on_idle_restart(struct tcp_conn *c, uint64_t now)

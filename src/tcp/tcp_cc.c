@@ -289,7 +289,9 @@ static void enter_fast_recovery(struct ustack *st, struct tcp_conn *c)
     flight -= r->lt_bytes < flight ? r->lt_bytes : flight;
     r->active = true;
     r->fast = true;
-    r->sack = c->opt.sack;
+    /* RFC 6675 needs the peer's SACK blocks to find the holes; a peer
+     * that agreed to SACK but sends none gets NewReno's recovery. */
+    r->sack = c->opt.sack && c->sacked.count > 0;
     r->recover = c->snd.nxt;
     r->partial_acks = 0;
     r->rescue_set = false;
@@ -363,5 +365,5 @@ bool tcp_cc_keep_rtx_timer(const struct tcp_conn *c, uint32_t ack)
 {
     const struct tcp_recovery *r = &c->rec;
     return r->active && r->fast && !r->sack && r->partial_acks > 0 &&
-           seq_lt(ack, r->recover);
+           seq_lt(ack, r->recover) && tcp_timer_running(c, TCP_TIMER_RTX);
 }

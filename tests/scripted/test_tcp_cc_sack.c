@@ -177,3 +177,25 @@ TEST(test_tcp_cc_sack_rescue_retransmission)
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.sack_rescue_retransmits") - rescue0, 1);
     ts_free(ts);
 }
+
+TEST(test_tcp_cc_sack_peer_without_blocks_gets_newreno)
+{
+    /* SACK was agreed but the duplicates carry no blocks: RFC 6675 has no
+     * holes to work with, so recovery is NewReno's (RFC 6582): cwnd
+     * inflated, and a partial ACK resends the next hole at once. */
+    struct ts *ts = new_ts_sack();
+    int sd = sack_open(ts);
+    uint64_t rec0 = ts_stat(ts, "tcp.sack_recoveries");
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 10 * MSS), 10 * MSS);
+    cc_out_segs(ts, 1, 10, MSS);
+    for (int i = 0; i < 3; i++)
+        cc_ack_to(ts, 1, MSS);
+    cc_out_segs(ts, 1, 1, MSS);
+    ts_out_none(ts);
+    TS_CHECK_EQ(ts, cc_cwnd(ts), 5 * MSS + 3 * MSS);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.sack_recoveries") - rec0, 0);
+    cc_ack_to(ts, 4, MSS); /* partial: 4 is the next hole */
+    cc_out_segs(ts, 4, 4, MSS);
+    ts_out_none(ts);
+    ts_free(ts);
+}
