@@ -14,8 +14,8 @@
  * A cookie is accepted during its own period and the next one (64 to 128
  * seconds), only with the MAC recomputed from the ACK's own fields. An
  * attacker must guess 24 bits per try. The price of statelessness: options
- * other than the MSS are lost (window scaling, SACK and timestamps, once
- * implemented, are not offered on cookie connections).
+ * other than the MSS are lost (window scaling, SACK and timestamps are not
+ * offered in a cookie SYN-ACK, so a cookie connection runs without them).
  */
 #include "tcp/tcp_int.h"
 

@@ -1,5 +1,6 @@
 /*
- * TCP options (RFC 9293 §3.1, §3.2).
+ * TCP options (RFC 9293 §3.1, §3.2): the MSS, window scaling and
+ * timestamps (RFC 7323), SACK-permitted and SACK blocks (RFC 2018).
  *
  * The options area is a list of kind-length-value entries, except the two
  * single-byte kinds End of Option List (0) and No-Operation (1). Every
@@ -7,6 +8,13 @@
  * length bytes do not add up (length 0 or 1, or running past the header)
  * cannot be walked further: we stop there, keep what was read before, and
  * let the caller count it (MUST-7 asks us to be ready for exactly this).
+ *
+ * Besides parsing and writing, this file owns what the options decide for
+ * a connection (c->opt): which were agreed in the SYN exchange, the
+ * timestamp clock, TS.Recent and PAWS, the RTT samples timestamps give,
+ * and the checks on SACK blocks a peer sends. Each option is used only
+ * when both SYNs carried it; an option that means nothing in a segment
+ * (window scale outside a SYN, timestamps never agreed) is ignored.
  */
 #include "tcp/tcp_int.h"
 

@@ -257,3 +257,29 @@ TEST(test_tcp_wscale_stalled_reader_window_closes)
     ts_out(ts, ts_fmt(ts, ". 1:1(0) ack %u win 32768", seq));
     ts_free(ts);
 }
+
+/* A SYN answered with a SYN cookie (the SYN queue is full): the cookie
+ * has no room for the options, so the SYN-ACK offers only the MSS, and
+ * the connection runs without them, whatever the SYN offered. */
+TEST(test_tcp_wscale_not_on_cookie_connections)
+{
+    struct ustack_config cfg;
+    ts_config_default(&cfg);
+    cfg.tcp.syn_backlog = 1;
+    struct ts *ts = ts_new_with(&cfg);
+    int lsd = ts_listen(ts, TS_STACK_PORT, 16);
+    ts_flow(ts, 40001);
+    ts_in(ts, "S 0:0(0) win 65535 <mss 1460>");
+    ts_out(ts, "S. 0:0(0) ack 1 <mss 1460>");
+    ts_flow(ts, 40002);
+    ts_in(ts, "S 0:0(0) win 65535 <mss 1460, sackOK, ts val 5 ecr 0, nop, wscale 7>");
+    ts_out(ts, "S. 0:0(0) ack 1 win 65535 <mss 1460>");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.syncookies_sent"), 1);
+    ts_in(ts, ". 1:1(0) ack 1 win 100"); /* not scaled: 100 bytes */
+    int sd = ts_accept(ts, lsd);
+    TS_CHECK_EQ(ts, tso_conn(ts).snd_wnd, 100);
+    ts_setopt(ts, sd, USTACK_TCP_NODELAY, 1);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 100), 100);
+    ts_out(ts, "P. 1:101(100) ack 1 win 65535"); /* no TS, window unscaled */
+    ts_free(ts);
+}
