@@ -346,10 +346,13 @@ bool tcp_ts_check(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *s
     if (!c->opt.ts)
         return true;
     bool rst = seg->flags & TCP_RST;
+    bool syn = seg->flags & TCP_SYN;
     /* §3.2: "If a non-<RST> segment is received without a TSopt, a TCP
-     * SHOULD silently drop the segment." An RST is taken either way. */
+     * SHOULD silently drop the segment." An RST is taken either way, and
+     * so is a SYN: RFC 5961 §4 MUST answer it with a challenge ACK (the
+     * peer may have restarted, without timestamps this time). */
     if (!seg->opts.has_ts) {
-        if (rst)
+        if (rst || syn)
             return true;
         STAT_INC(st, tcp_drop_no_timestamp);
         return false;
@@ -368,7 +371,9 @@ bool tcp_ts_check(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *s
      * much. Answering it would only hand the peer a duplicate ACK (and
      * three of those a spurious fast retransmit), so it goes quietly; the
      * ACK R1 asks for is for segments that carry something. */
-    if (seg_len(seg) > 0)
+    if (syn)
+        tcp_send_challenge_ack(st, c); /* rate-limited, RFC 5961 §7 */
+    else if (seg_len(seg) > 0)
         tcp_send_ack(st, c);
     return false;
 }

@@ -356,6 +356,13 @@ TEST(test_tcp_ts_paws_drops_old_segment)
     ts_out_none(ts);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.drop_paws") - d0, 2);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.dup_acks_rx") - dup0, 0);
+    /* An old SYN gets its ACK from the challenge-ACK budget (RFC 5961 §7),
+     * not an unlimited one. */
+    uint64_t ch0 = ts_stat(ts, "tcp.challenge_ack");
+    in_ts(ts, "S 7000:7000(0) win 65535", 3000, 0);
+    ts_out(ts, ". 101:101(0) ack 201 <*>");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.challenge_ack") - ch0, 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.drop_paws") - d0, 3);
     ts_free(ts);
 }
 
@@ -413,6 +420,13 @@ TEST(test_tcp_ts_missing_option)
     ts_none_for(ts, 500);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.drop_no_timestamp") - d0, 1);
     ts_recv_none(ts, sd);
+    /* A SYN without the option (a peer restarted without timestamps) is
+     * not dropped silently: RFC 5961 §4's challenge ACK answers it. */
+    uint64_t ch0 = ts_stat(ts, "tcp.challenge_ack");
+    ts_in(ts, "S 5000:5000(0) win 65535 <mss 1460>");
+    ts_out(ts, ". 1:1(0) ack 1 <*>");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.challenge_ack") - ch0, 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.drop_no_timestamp") - d0, 1);
     ts_in(ts, "R. 1:1(0) ack 1 win 0");
     TS_CHECK_EQ(ts, ts_so_error(ts, sd), ECONNRESET);
     ts_free(ts);
