@@ -230,13 +230,46 @@ static int opt_put(struct ts_line *l, const uint8_t *b, size_t n, char *err, siz
     return 0;
 }
 
+/* "ts val V ecr E" or "ts V E"; V or E may be "*" (expected lines). */
+static int parse_ts_opt(const char *arg, struct ts_line *l, char *err, size_t errlen)
+{
+    char v[24] = "", e[24] = "";
+    if (sscanf(arg, " val %23s ecr %23s", v, e) != 2 && sscanf(arg, " %23s %23s", v, e) != 2) {
+        set_err(err, errlen, "bad ts option \"%s\"", arg);
+        return -1;
+    }
+    const char *vals[2] = {v, e};
+    uint8_t buf[10] = {8, 10};
+    bool any[2];
+    for (int i = 0; i < 2; i++) {
+        char *end;
+        unsigned long n = 0;
+        any[i] = !strcmp(vals[i], "*");
+        if (!any[i]) {
+            n = strtoul(vals[i], &end, 0);
+            if (end == vals[i] || *end || n > 0xffffffffull) {
+                set_err(err, errlen, "bad ts value \"%s\"", vals[i]);
+                return -1;
+            }
+        }
+        wr32(buf + 2 + 4 * i, (uint32_t)n);
+    }
+    size_t at = l->opts_len;
+    if (opt_put(l, buf, 10, err, errlen) < 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (any[i])
+            memset(l->opts_any_byte + at + 2 + 4 * i, 1, 4);
+    return 0;
+}
+
 static int parse_one_opt(const char *s, struct ts_line *l, char *err, size_t errlen)
 {
     char name[16] = "";
     int used = 0;
     sscanf(s, "%15s%n", name, &used);
     const char *arg = s + used;
-    unsigned long a = 0, b = 0;
+    unsigned long a = 0;
     uint8_t buf[10];
     if (!strcmp(name, "...")) {
         l->opts_more = true;
@@ -261,13 +294,8 @@ static int parse_one_opt(const char *s, struct ts_line *l, char *err, size_t err
         buf[0] = 3, buf[1] = 3, buf[2] = (uint8_t)a;
         return opt_put(l, buf, 3, err, errlen);
     }
-    if (!strcasecmp(name, "ts") &&
-        (sscanf(arg, " val %lu ecr %lu", &a, &b) == 2 || sscanf(arg, "%lu %lu", &a, &b) == 2)) {
-        buf[0] = 8, buf[1] = 10;
-        wr32(buf + 2, (uint32_t)a);
-        wr32(buf + 6, (uint32_t)b);
-        return opt_put(l, buf, 10, err, errlen);
-    }
+    if (!strcasecmp(name, "ts"))
+        return parse_ts_opt(arg, l, err, errlen);
     if (!strcmp(name, "raw")) {
         const char *p = arg;
         int count = 0;
@@ -431,8 +459,9 @@ size_t ts_build_seg(const struct ts_line *l, const struct ts_flow *f, uint8_t *b
             return 0;
         }
     }
-    if (l->opts_more || l->opts_any || l->flags_opt) {
-        set_err(err, errlen, "'...', '<*>' and '?' only in expected lines");
+    if (l->opts_more || l->opts_any || l->flags_opt ||
+        memchr(l->opts_any_byte, 1, l->opts_len)) {
+        set_err(err, errlen, "'...', '<*>', 'ts *' and '?' only in expected lines");
         return 0;
     }
     size_t optlen = (l->opts_len + 3) & ~(size_t)3;
@@ -461,11 +490,23 @@ size_t ts_build_seg(const struct ts_line *l, const struct ts_flow *f, uint8_t *b
     return total;
 }
 
-/* Options as a list of (kind, bytes) items; NOP and EOL padding dropped. */
+/* Options as a list of (kind, bytes) items; NOP and EOL padding dropped.
+ * any: for expected options, which bytes match anything (or NULL). */
 struct opt_item {
     const uint8_t *p;
+    const uint8_t *any;
     uint8_t len;
 };
+
+static bool item_match(const struct opt_item *have, const struct opt_item *want)
+{
+    if (have->len != want->len)
+        return false;
+    for (uint8_t i = 0; i < want->len; i++)
+        if (have->p[i] != want->p[i] && !(want->any && want->any[i]))
+            return false;
+    return true;
+}
 
 static int opt_items(const uint8_t *o, size_t n, struct opt_item *items, int max)
 {
@@ -481,6 +522,7 @@ static int opt_items(const uint8_t *o, size_t n, struct opt_item *items, int max
         if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n || count == max)
             return -1;
         items[count].p = o + i;
+        items[count].any = NULL;
         items[count].len = o[i + 1];
         count++;
         i += o[i + 1];
@@ -503,11 +545,12 @@ static bool opts_match(const struct ts_line *l, const struct ts_seg *s, char *wh
         set_err(why, whylen, "expected options malformed");
         return false;
     }
+    for (int w = 0; w < nw; w++)
+        want[w].any = l->opts_any_byte + (want[w].p - l->opts);
     bool used[20] = {false};
     for (int w = 0; w < nw; w++) {
         int h = 0;
-        while (h < nh && (used[h] || have[h].len != want[w].len ||
-                          memcmp(have[h].p, want[w].p, want[w].len)))
+        while (h < nh && (used[h] || !item_match(&have[h], &want[w])))
             h++;
         if (h == nh) {
             set_err(why, whylen, "option kind %u missing or different", want[w].p[0]);

@@ -31,7 +31,9 @@
  *          <OPTS> means "no options" (NOP/EOL padding aside).
  *   OPTS   comma separated: mss N, nop, eol, wscale N, sackOK,
  *          ts VAL ECR, raw XX XX ... (hex bytes, written as they are);
- *          in expected lines "..." allows further options and "*" any.
+ *          in expected lines "..." allows further options and "*" any,
+ *          and "ts val * ecr N" (or "ts * N", either value) matches any
+ *          TSval (the stack's timestamp clock has a secret offset).
  *          Options of peer lines are padded with zero bytes (EOL) to a
  *          multiple of 4.
  *   doff N (peer lines) writes N into the data offset field whatever the
@@ -99,6 +101,7 @@ struct ts_line {
     bool opts_any;     /* <*> */
     bool opts_more;    /* "..." inside <...> */
     uint8_t opts[TS_OPTS_MAX]; /* option bytes as written (unpadded) */
+    uint8_t opts_any_byte[TS_OPTS_MAX]; /* 1: that byte matches anything */
     size_t opts_len;
 };
 

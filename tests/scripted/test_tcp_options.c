@@ -71,7 +71,9 @@ TEST(test_tcp_options_mss_active_open)
     struct ts *ts = ts_new();
     int sd = ts_socket(ts);
     ts_connect(ts, sd, 50000, TS_PEER_PORT);
-    ts_out(ts, "S 0:0(0) <mss 1460, ...>");
+    /* Our SYN offers window scale, SACK and timestamps as well (RFC 7323,
+     * RFC 2018); a SYN-ACK with the MSS alone agrees to none of them. */
+    ts_out(ts, "S 0:0(0) win 65535 <mss 1460, sackOK, ts val * ecr 0, nop, wscale 3>");
     ts_in(ts, "S. 0:0(0) ack 1 win 65535 <mss 700>");
     ts_out(ts, ". 1:1(0) ack 1");
     ts_setopt(ts, sd, USTACK_TCP_NODELAY, 1);

@@ -214,6 +214,13 @@ TEST(test_tcp_script_match_and_mismatch)
     CHECK(!matches("S 0:0(0) <mss 536, ...>", &f, seg, n, why, sizeof(why)));
     n = stack_seg(seg, 1000, 0, TS_SYN, 100, mss, sizeof(mss), 0);
     CHECK(matches("S 0:0(0) <mss 1460>", &f, seg, n, why, sizeof(why)));
+    /* "ts val *": any TSval, the echo still checked (and the other way). */
+    const uint8_t mss_ts[] = {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 7};
+    n = stack_seg(seg, 1000, 0, TS_SYN, 100, mss_ts, sizeof(mss_ts), 0);
+    CHECK(matches("S 0:0(0) <mss 1460, ts val * ecr 7>", &f, seg, n, why, sizeof(why)));
+    CHECK(matches("S 0:0(0) <mss 1460, ts 0xdeadbeef *>", &f, seg, n, why, sizeof(why)));
+    CHECK(!matches("S 0:0(0) <mss 1460, ts val * ecr 8>", &f, seg, n, why, sizeof(why)));
+    CHECK(!matches("S 0:0(0) <mss 1460, ts val 1 ecr *>", &f, seg, n, why, sizeof(why)));
 
     /* Payload: what the app wrote passes, a changed byte does not. */
     n = stack_seg(seg, 1001, 0xfffffff0u + 1, TS_ACK | TS_PSH, 5000, NULL, 0, 50);

@@ -51,7 +51,7 @@ static int open_ts(struct ts *ts, struct clock *k)
 {
     int lsd = ts_listen(ts, TS_STACK_PORT, 16);
     ts_in(ts, ts_fmt(ts, "S 0:0(0) win 65535 <mss 1460, nop, nop, ts val %u ecr 0>", PEER_TS0));
-    ts_out(ts, "S. 0:0(0) ack 1 win 65535 <*>");
+    ts_out(ts, ts_fmt(ts, "S. 0:0(0) ack 1 win 65535 <mss 1460, ts val * ecr %u>", PEER_TS0));
     uint32_t v = 0, e = 0;
     TS_CHECK(ts, tso_ts(ts_last(ts), &v, &e));
     const uint8_t want[] = {2, 4, 0x05, 0xb4, 1, 1, 8, 10, (uint8_t)(v >> 24), (uint8_t)(v >> 16),
@@ -99,7 +99,7 @@ TEST(test_tcp_ts_active_negotiated)
     struct ts *ts = ts_new();
     int sd = ts_socket(ts);
     ts_connect(ts, sd, 50000, TS_PEER_PORT);
-    ts_out(ts, "S 0:0(0) win 65535 <*>");
+    ts_out(ts, "S 0:0(0) win 65535 <mss 1460, sackOK, ts val * ecr 0, nop, wscale 3>");
     struct clock k = {0, 0};
     uint32_t ecr = 1;
     TS_CHECK(ts, tso_ts(ts_last(ts), &k.v0, &ecr));
@@ -123,7 +123,7 @@ TEST(test_tcp_ts_active_not_offered)
     struct ts *ts = ts_new();
     int sd = ts_socket(ts);
     ts_connect(ts, sd, 50000, TS_PEER_PORT);
-    ts_out(ts, "S 0:0(0) win 65535 <mss 1460, ...>");
+    ts_out(ts, "S 0:0(0) win 65535 <mss 1460, sackOK, ts val * ecr 0, nop, wscale 3>");
     ts_in(ts, "S. 0:0(0) ack 1 win 65535 <mss 1460>");
     ts_out(ts, ". 1:1(0) ack 1 win 65535");
     ts_setopt(ts, sd, USTACK_TCP_NODELAY, 1);
@@ -250,7 +250,7 @@ TEST(test_tcp_ts_rtt_from_tsecr)
     struct ts *ts = ts_new();
     int sd = ts_socket(ts);
     ts_connect(ts, sd, 50000, TS_PEER_PORT);
-    ts_out(ts, "S 0:0(0) win 65535 <*>");
+    ts_out(ts, "S 0:0(0) win 65535 <mss 1460, sackOK, ts val * ecr 0, nop, wscale 3>");
     struct clock k = {0, 0};
     uint32_t e;
     TS_CHECK(ts, tso_ts(ts_last(ts), &k.v0, &e));

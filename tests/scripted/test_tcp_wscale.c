@@ -86,7 +86,7 @@ TEST(test_tcp_wscale_active_offered)
     int sd = ts_socket(ts);
     ts_connect(ts, sd, 50000, TS_PEER_PORT);
     /* Our SYN offers everything; the window field of a SYN is unscaled. */
-    ts_out(ts, "S 0:0(0) win 65535 <*>");
+    ts_out(ts, "S 0:0(0) win 65535 <mss 1460, sackOK, ts val * ecr 0, nop, wscale 3>");
     uint32_t val = 0, ecr = 1;
     TS_CHECK(ts, tso_ts(ts_last(ts), &val, &ecr) && ecr == 0);
     const uint8_t want[] = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, (uint8_t)(val >> 24),
@@ -109,7 +109,7 @@ TEST(test_tcp_wscale_active_not_offered)
     struct ts *ts = ts_new();
     int sd = ts_socket(ts);
     ts_connect(ts, sd, 50000, TS_PEER_PORT);
-    ts_out(ts, "S 0:0(0) win 65535 <mss 1460, nop, wscale 3, ...>");
+    ts_out(ts, "S 0:0(0) win 65535 <mss 1460, sackOK, ts val * ecr 0, nop, wscale 3>");
     /* The SYN-ACK has no window scale: neither side scales. */
     ts_in(ts, "S. 0:0(0) ack 1 win 2920 <mss 1460>");
     ts_out(ts, ". 1:1(0) ack 1 win 65535");
