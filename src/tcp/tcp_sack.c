@@ -78,13 +78,25 @@ static bool board_insert(struct tcp_sack_board *b, uint32_t start, uint32_t end)
     return !dropped;
 }
 
+/* How many bytes of [start, end) the board holds already. */
+static uint32_t known_within(const struct tcp_sack_board *b, uint32_t start,
+                             uint32_t end)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < BOARD_SIZE(b); i++) {
+        uint32_t s = seq_max(start, b->range[i].start), e = seq_min(end, b->range[i].end);
+        if (seq_lt(s, e))
+            n += e - s;
+    }
+    return n;
+}
+
 uint32_t tcp_sack_update(struct ustack *st, struct tcp_conn *c,
                          const struct tcp_seg *seg)
 {
     struct tcp_sack_board *b = &c->sacked;
+    uint32_t fresh = 0;
     forget_acked(c);
-    recount(b);
-    uint32_t before = b->bytes;
     unsigned blocks = seg->opts.sack_count;
     if (blocks > TCP_SACK_MAX_BLOCKS)
         blocks = TCP_SACK_MAX_BLOCKS;
@@ -95,11 +107,13 @@ uint32_t tcp_sack_update(struct ustack *st, struct tcp_conn *c,
         if (!seq_lt(start, end) || seq_gt(end, c->snd.nxt) ||
             !seq_gt(end, c->snd.una))
             continue;
-        if (!board_insert(b, seq_max(start, c->snd.una), end))
+        start = seq_max(start, c->snd.una);
+        fresh += end - start - known_within(b, start, end);
+        if (!board_insert(b, start, end))
             STAT_INC(st, tcp_sack_board_full);
     }
     recount(b);
-    return b->bytes > before ? b->bytes - before : 0;
+    return fresh;
 }
 
 bool tcp_sack_is_lost(const struct tcp_conn *c, uint32_t seq)
