@@ -149,12 +149,14 @@ uint32_t tcp_cc_in_flight(const struct tcp_conn *c)
 
 /* RFC 3042: on the first and second duplicate ACK, one new segment each
  * may go beyond cwnd ("the amount of outstanding data would remain less
- * than or equal to the congestion window plus 2*SMSS"). With SACK the
- * SACKed segments leave the pipe instead (RFC 6675 §5 step 3). */
+ * than or equal to the congestion window plus 2*SMSS"). When the peer
+ * SACKs, the SACKed segments leave the flight instead (RFC 6675 §5 step
+ * 3 (c)), which does the same. */
 static uint32_t limited_transmit_allowance(const struct tcp_conn *c)
 {
     const struct tcp_recovery *r = &c->rec;
-    if (r->active || c->opt.sack || r->dupacks == 0 || r->dupacks >= TCP_DUPTHRESH)
+    if (r->active || c->sacked.count > 0 || r->dupacks == 0 ||
+        r->dupacks >= TCP_DUPTHRESH)
         return 0;
     return r->dupacks * smss(c);
 }
