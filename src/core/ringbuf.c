@@ -4,6 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+void ringbuf_init(struct ringbuf *rb, size_t limit)
+{
+    rb->buf = NULL;
+    rb->cap = 0;
+    rb->limit = limit;
+    rb->head = 0;
+    rb->used = 0;
+}
+
 int ringbuf_alloc(struct ringbuf *rb, size_t cap)
 {
     /* malloc, not calloc: pages the ring never reaches stay untouched. */
@@ -12,6 +21,7 @@ int ringbuf_alloc(struct ringbuf *rb, size_t cap)
         return -ENOMEM;
     rb->buf = buf;
     rb->cap = cap;
+    rb->limit = cap;
     rb->head = 0;
     rb->used = 0;
     return 0;
@@ -20,8 +30,7 @@ int ringbuf_alloc(struct ringbuf *rb, size_t cap)
 void ringbuf_release(struct ringbuf *rb)
 {
     free(rb->buf);
-    rb->buf = NULL;
-    rb->cap = rb->head = rb->used = 0;
+    ringbuf_init(rb, 0);
 }
 
 /* Index in buf of the byte `offset` bytes after the head (offset < cap). */
@@ -49,6 +58,52 @@ static void copy_out(const struct ringbuf *rb, size_t pos, uint8_t *dst,
     size_t first = rb->cap - i < len ? rb->cap - i : len;
     memcpy(dst, rb->buf + i, first);
     memcpy(dst + first, rb->buf, len - first);
+}
+
+/* Move the ring into new storage of cap bytes, head first, keeping the
+ * first min(cap, rb->cap) bytes after the head: the readable ones and any
+ * stored past the tail. */
+static int move_storage(struct ringbuf *rb, size_t cap)
+{
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    if (rb->cap)
+        copy_out(rb, 0, buf, rb->cap < cap ? rb->cap : cap);
+    free(rb->buf);
+    rb->buf = buf;
+    rb->cap = cap;
+    rb->head = 0;
+    return 0;
+}
+
+/* Make the storage hold at least `need` bytes from the head (need <=
+ * limit), doubling so that a ring filled a segment at a time is copied
+ * only log2(limit / RINGBUF_MIN_STORAGE) times. False when out of memory. */
+static bool reserve(struct ringbuf *rb, size_t need)
+{
+    if (need <= rb->cap)
+        return true;
+    size_t cap = rb->cap ? rb->cap : RINGBUF_MIN_STORAGE;
+    while (cap < need)
+        cap *= 2;
+    if (cap > rb->limit)
+        cap = rb->limit;
+    return move_storage(rb, cap) == 0;
+}
+
+int ringbuf_set_limit(struct ringbuf *rb, size_t limit)
+{
+    if (limit < rb->used)
+        limit = rb->used;
+    if (limit == 0) {
+        ringbuf_release(rb); /* empty, and may hold nothing */
+        return 0;
+    }
+    if (limit < rb->cap && move_storage(rb, limit) < 0)
+        return -ENOMEM;
+    rb->limit = limit;
+    return 0;
 }
 
 size_t ringbuf_write(struct ringbuf *rb, const void *src, size_t len)
@@ -92,13 +147,22 @@ size_t ringbuf_write_at(struct ringbuf *rb, size_t offset, const void *src,
     if (offset >= space)
         return 0;
     size_t n = space - offset < len ? space - offset : len;
-    if (n)
-        copy_in(rb, rb->used + offset, src, n);
+    if (n == 0)
+        return 0;
+    size_t end = rb->used + offset + n;
+    if (!reserve(rb, end)) {
+        /* Out of memory: store what the present storage holds. */
+        if (rb->used + offset >= rb->cap)
+            return 0;
+        n = rb->cap - rb->used - offset;
+    }
+    copy_in(rb, rb->used + offset, src, n);
     return n;
 }
 
 void ringbuf_commit(struct ringbuf *rb, size_t len)
 {
-    size_t space = ringbuf_free_space(rb);
-    rb->used += len < space ? len : space;
+    /* Only bytes in the storage can have been stored. */
+    size_t stored = rb->cap - rb->used;
+    rb->used += len < stored ? len : stored;
 }

@@ -1,5 +1,5 @@
 /*
- * A byte ring: a fixed-capacity FIFO of bytes in one allocation.
+ * A byte ring: a bounded FIFO of bytes.
  *
  * TCP keeps its send buffer (bytes not yet acknowledged, then bytes not yet
  * sent) and its receive buffer (bytes not yet read by the application) in
@@ -10,8 +10,18 @@
  * reassembly queue puts out-of-order data), and the head never jumps, so
  * such bytes stay valid while the readable ones are consumed.
  *
- * The capacity is fixed when the storage is allocated; the storage can be
- * allocated late (ringbuf_alloc), so a ring costs nothing until used.
+ * A ring has a limit (the most bytes it may hold: what SO_SNDBUF and
+ * SO_RCVBUF set) and storage, which need not be as large. A ring made with
+ * ringbuf_init() has no storage at first and grows it, doubling, only as
+ * bytes arrive: an idle TCP connection costs no buffer memory at all, one
+ * that only ever holds a few hundred bytes costs a couple of KiB, and a
+ * bulk transfer reaches the limit after a handful of copies. Growth keeps
+ * every byte, including those stored past the tail. ringbuf_alloc()
+ * allocates all the storage at once (for callers that write into it
+ * directly).
+ *
+ * Growing can fail (out of memory): then the write stores fewer bytes than
+ * the free space promised, and says so in its return value.
  */
 #ifndef USTACK_CORE_RINGBUF_H
 #define USTACK_CORE_RINGBUF_H
@@ -20,17 +30,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Storage a growing ring starts with: one full-sized segment fits. */
+#define RINGBUF_MIN_STORAGE 2048
+
 struct ringbuf {
-    uint8_t *buf;    /* storage, NULL until ringbuf_alloc */
-    size_t cap;      /* bytes of storage */
-    size_t head;     /* index of the first byte */
+    uint8_t *buf;    /* storage, NULL until needed */
+    size_t cap;      /* bytes of storage (<= limit) */
+    size_t limit;    /* most bytes the ring may hold */
+    size_t head;     /* index in buf of the first byte */
     size_t used;     /* bytes in the ring */
 };
 
-/* Allocate storage for cap bytes (cap > 0). 0 or -ENOMEM. */
+/* An empty ring that may hold up to limit bytes; storage comes as bytes
+ * arrive. Allocates nothing, cannot fail. */
+void ringbuf_init(struct ringbuf *rb, size_t limit);
+/* Allocate all the storage for cap bytes now (cap > 0). 0 or -ENOMEM. */
 int ringbuf_alloc(struct ringbuf *rb, size_t cap);
-/* Release the storage; the ring is empty with capacity 0 afterwards. */
+/* Release the storage; the ring is empty with limit 0 afterwards. */
 void ringbuf_release(struct ringbuf *rb);
+/* Change the limit (>= used: the caller keeps what it promised). A limit
+ * below the storage size shrinks the storage, keeping the bytes stored up
+ * to the new limit. 0 or -ENOMEM (the ring is unchanged). */
+int ringbuf_set_limit(struct ringbuf *rb, size_t limit);
 
 static inline size_t ringbuf_used(const struct ringbuf *rb)
 {
@@ -39,10 +60,10 @@ static inline size_t ringbuf_used(const struct ringbuf *rb)
 
 static inline size_t ringbuf_free_space(const struct ringbuf *rb)
 {
-    return rb->cap - rb->used;
+    return rb->limit - rb->used;
 }
 
-/* Append up to len bytes; returns how many fit. */
+/* Append up to len bytes; returns how many were stored. */
 size_t ringbuf_write(struct ringbuf *rb, const void *src, size_t len);
 
 /* Copy up to len bytes starting `offset` bytes after the head into dst,
@@ -58,11 +79,12 @@ size_t ringbuf_read(struct ringbuf *rb, void *dst, size_t len);
 
 /* Store len bytes `offset` bytes past the tail, in free space, without
  * making them readable; ringbuf_commit later makes bytes readable. Returns
- * how many fit (bytes past the capacity are cut off). */
+ * how many were stored (bytes past the limit are cut off; fewer when the
+ * storage could not grow). */
 size_t ringbuf_write_at(struct ringbuf *rb, size_t offset, const void *src,
                         size_t len);
 /* Make len bytes after the tail (stored earlier by ringbuf_write_at)
- * readable. len must not exceed the free space. */
+ * readable. len must not exceed what was stored there. */
 void ringbuf_commit(struct ringbuf *rb, size_t len);
 
 #endif

@@ -265,13 +265,13 @@ struct tcp_conn *tcp_conn_create(struct ustack *st)
 
 int tcp_conn_alloc_buffers(struct tcp_conn *c)
 {
-    if (!c->sndbuf.buf && ringbuf_alloc(&c->sndbuf, c->sndbuf_size) < 0)
-        return -ENOMEM;
-    if (!c->rcvbuf.buf &&
-        ringbuf_alloc(&c->rcvbuf, tcp_rcv_ring_size(c, c->rcvbuf_size)) < 0) {
-        ringbuf_release(&c->sndbuf);
-        return -ENOMEM;
-    }
+    /* The rings get their storage as bytes arrive (ringbuf_init), so an
+     * idle connection holds no buffer memory and one that moves little
+     * holds little; nothing can fail here any more. */
+    if (!c->sndbuf.limit)
+        ringbuf_init(&c->sndbuf, c->sndbuf_size);
+    if (!c->rcvbuf.limit)
+        ringbuf_init(&c->rcvbuf, tcp_rcv_ring_size(c, c->rcvbuf_size));
     return 0;
 }
 

@@ -307,9 +307,10 @@ struct tcp_conn {
     uint16_t snd_mss;       /* effective MSS for sending (§3.7.1) */
     uint16_t rcv_mss;       /* the MSS we announced */
 
-    /* Buffers, allocated on reaching ESTABLISHED. The send ring holds the
-     * bytes from SND.UNA on (unacknowledged, then unsent); the receive ring
-     * holds bytes received in order and not yet read. */
+    /* Buffers, set up on reaching ESTABLISHED; their storage grows as
+     * bytes arrive (ringbuf_init). The send ring holds the bytes from
+     * SND.UNA on (unacknowledged, then unsent); the receive ring holds
+     * bytes received in order and not yet read. */
     struct ringbuf sndbuf, rcvbuf;
     uint32_t sndbuf_size, rcvbuf_size;
     struct tcp_reass reass; /* text held past RCV.NXT */

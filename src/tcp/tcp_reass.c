@@ -54,8 +54,10 @@ bool tcp_reass_hold(struct tcp_conn *c, const struct tcp_seg *seg)
     uint32_t offset = seg->seq - c->rcv.nxt;
     uint32_t end = seg->seq + seg->data_len;
     /* The first step trimmed the text to the window, which is free ring
-     * space: it fits. */
-    ringbuf_write_at(&c->rcvbuf, offset, seg->data, seg->data_len);
+     * space: it fits, unless the ring's storage could not grow (out of
+     * memory); then nothing is recorded and the peer sends it again. */
+    if (ringbuf_write_at(&c->rcvbuf, offset, seg->data, seg->data_len) < seg->data_len)
+        return false;
     if (!insert_range(&c->reass, seg->seq, end))
         return false; /* stays unrecorded: the peer will send it again */
     if (seg->flags & TCP_FIN) {

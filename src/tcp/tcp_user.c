@@ -345,8 +345,8 @@ unsigned tcp_events(const struct tcp_conn *c)
     if (data || c->fin_received || c->fail || c->rd_shutdown)
         ev |= USTACK_EV_READABLE;
     bool sending = c->state == TCP_ESTABLISHED || c->state == TCP_CLOSE_WAIT;
-    if (sending && !c->fin_pending && c->sndbuf.buf &&
-        ringbuf_free_space(&c->sndbuf) > 0)
+    /* (The free space of a ring not set up yet is 0.) */
+    if (sending && !c->fin_pending && ringbuf_free_space(&c->sndbuf) > 0)
         ev |= USTACK_EV_WRITABLE;
     if (c->error)
         ev |= USTACK_EV_ERROR;
@@ -377,21 +377,6 @@ void tcp_remote_addr(const struct tcp_conn *c, uint32_t *addr, uint16_t *port)
 
 /* ---- Options ------------------------------------------------------------------------ */
 
-/* Move a ring's contents into new storage of cap bytes (cap >= used). */
-static int ring_resize(struct ringbuf *rb, size_t cap)
-{
-    struct ringbuf fresh = {0};
-    if (ringbuf_alloc(&fresh, cap) < 0)
-        return -ENOMEM;
-    uint8_t chunk[512];
-    size_t n;
-    while ((n = ringbuf_read(rb, chunk, sizeof(chunk))) > 0)
-        ringbuf_write(&fresh, chunk, n);
-    ringbuf_release(rb);
-    *rb = fresh;
-    return 0;
-}
-
 /* SO_SNDBUF / SO_RCVBUF: clamped to [BUF_MIN, buf_max], like Linux does.
  * A buffer already in use never shrinks below what it holds, and the
  * receive buffer never below what we promised in our window. */
@@ -409,12 +394,11 @@ static int set_buffer_size(struct ustack *st, struct tcp_conn *c, int opt,
     if (size < committed)
         size = committed;
     size_t cap = snd ? size : tcp_rcv_ring_size(c, size);
-    if (rb->buf && cap != rb->cap) {
-        if (ring_resize(rb, cap) < 0)
-            return -ENOMEM;
-        if (!snd) /* held out-of-order text did not move: the peer resends it */
-            memset(&c->reass, 0, sizeof(c->reass));
-    }
+    /* A ring in use takes the new limit in place; its storage only moves
+     * when it shrinks, and then keeps held out-of-order text, which lies
+     * within the window (committed). */
+    if (rb->limit && cap != rb->limit && ringbuf_set_limit(rb, cap) < 0)
+        return -ENOMEM;
     if (snd)
         c->sndbuf_size = size;
     else
