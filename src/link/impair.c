@@ -619,8 +619,9 @@ static int parse_value(enum spec_key k, const char *item, const char *val, doubl
     switch (k) {
     case SK_LOSS: case SK_DUP: case SK_REORDER: case SK_CORRUPT:
         if (parse_with_unit(val, percent_units, &x) < 0 || x > 1) {
-            snprintf(err, errlen, "'%s': %s wants a percentage from 0%% to 100%%, like 5%% or 0.5%%",
-                     item, spec_keys[k]);
+            snprintf(err, errlen,
+                     "'%s': %s wants a percentage from 0%% to 100%%, like 5%% or 0.5%%", item,
+                     spec_keys[k]);
             return -1;
         }
         *num = x;
