@@ -82,11 +82,14 @@ struct ustack_tun_config {
     uint32_t kernel_addr;    /* kernel-side address, host byte order */
     unsigned prefix_len;     /* kernel-side prefix length, e.g. 24 */
     unsigned mtu;            /* 0 means 1500 */
+    unsigned txqueuelen;     /* packets the kernel queues for us to read
+                                (the device's transmit queue); 0 means
+                                4096 (the kernel's own default is 500) */
 };
 
 /* Create and configure a TUN device (IFF_TUN | IFF_NO_PI), or a TAP device
  * (IFF_TAP | IFF_NO_PI) for kind USTACK_LINK_ETHERNET: address, prefix,
- * MTU, IPv6 off, link up, fd non-blocking. Needs CAP_NET_ADMIN. On failure
+ * MTU, transmit queue length, IPv6 off, link up, fd non-blocking. Needs CAP_NET_ADMIN. On failure
  * returns NULL and writes a human-readable reason into err. */
 struct ustack_link *ustack_tun_open(const struct ustack_tun_config *cfg,
                                     char *err, size_t errlen);

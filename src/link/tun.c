@@ -34,6 +34,14 @@
 #define TUN_DEFAULT_MTU 1500
 #define TUN_MIN_MTU 68 /* RFC 791: every IPv4 host must take 68-byte packets */
 #define TUN_MAX_MTU 65535
+/* The kernel queues packets for us to read in the device's transmit queue,
+ * 500 packets by default: a burst larger than that (the FINs of thousands
+ * of connections closed at once, a sender's window while we are busy) is
+ * dropped there, and every drop costs a retransmission timeout. 4096
+ * holds the bursts the benchmark's connection tests make (see
+ * docs/BENCHMARKS.md) for 6 MiB of kernel memory at most. */
+#define TUN_DEFAULT_TXQUEUELEN 4096
+#define TUN_MAX_TXQUEUELEN 1000000
 
 struct tun_link {
     struct ustack_link base; /* first, so a ustack_link * is a tun_link * */
@@ -307,6 +315,9 @@ static int configure_device(const struct ustack_tun_config *cfg, unsigned mtu,
     ifr.ifr_mtu = (int)mtu;
     if (ifr_ioctl(sock, SIOCSIFMTU, &ifr, "MTU", err, errlen) < 0)
         goto out;
+    ifr.ifr_qlen = (int)(cfg->txqueuelen ? cfg->txqueuelen : TUN_DEFAULT_TXQUEUELEN);
+    if (ifr_ioctl(sock, SIOCSIFTXQLEN, &ifr, "transmit queue length", err, errlen) < 0)
+        goto out;
     /* The address first, then the netmask: SIOCSIFADDR on a point-to-point
      * device starts as a /32, SIOCSIFNETMASK widens it to the prefix. */
     fill_sockaddr(&ifr.ifr_addr, cfg->kernel_addr);
@@ -359,6 +370,11 @@ struct ustack_link *ustack_tun_open(const struct ustack_tun_config *cfg, char *e
     }
     if (mtu < TUN_MIN_MTU || mtu > TUN_MAX_MTU) {
         set_err(err, errlen, "MTU %u is outside %d..%d", mtu, TUN_MIN_MTU, TUN_MAX_MTU);
+        return NULL;
+    }
+    if (cfg->txqueuelen > TUN_MAX_TXQUEUELEN) {
+        set_err(err, errlen, "transmit queue length %u is larger than %d", cfg->txqueuelen,
+                TUN_MAX_TXQUEUELEN);
         return NULL;
     }
     struct tun_link *t = calloc(1, sizeof(*t));

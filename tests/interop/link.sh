@@ -2,7 +2,8 @@
 # The TUN link, the runner and the CLI around them, against the real kernel:
 #   interop_link_device_config   the kernel side is configured as asked:
 #                                up, address/prefix, subnet route, MTU,
-#                                IPv6 off (and no IPv6 address)
+#                                transmit queue 4096, IPv6 off (and no IPv6
+#                                address)
 #   interop_link_mtu             the kernel enforces our MTU: a DF ping that
 #                                fills it is answered, one byte more is refused
 #   interop_link_quiet           with nothing pinging, the kernel sends ustack
@@ -39,7 +40,9 @@ addr6=$(ustk_ns ip -o -6 addr show dev "$USTK_IFNAME")
 route=$(ustk_ns ip -4 route show dev "$USTK_IFNAME")
 v6off=$(ustk_ns cat "/proc/sys/net/ipv6/conf/$USTK_IFNAME/disable_ipv6" 2>/dev/null)
 why="link: $link | addr: $addr4 | route: $route | inet6: $addr6 | disable_ipv6: $v6off"
-if [[ $link == *",UP"* && $link == *" mtu $MTU "* && $addr4 == "$USTK_KADDR/$USTK_PREFIX" &&
+# qlen: ustack_tun_open's transmit queue length (4096, not the kernel's 500).
+if [[ $link == *",UP"* && $link == *" mtu $MTU "* && $link == *" qlen 4096"* &&
+    $addr4 == "$USTK_KADDR/$USTK_PREFIX" &&
     $route == "10.0.0.0/24 "* && -z $addr6 && ${v6off:-1} == 1 ]]; then
     ustk_pass interop_link_device_config
 else
