@@ -41,6 +41,11 @@ struct ustack_tcp_config {
     unsigned max_connections; /* connections at once, in every state, SYN-
                                  RECEIVED and TIME-WAIT included; 0 = 16384 */
     unsigned sndbuf;          /* default SO_SNDBUF in bytes; 0 = 256 KiB */
+    unsigned sndbuf_auto_max; /* a connection whose SO_SNDBUF was not set
+                                 grows its send buffer past sndbuf, up to
+                                 this, to twice what may be in flight
+                                 (min(cwnd, peer's window)); 0 = 4 MiB;
+                                 sndbuf or less turns growing off */
     unsigned rcvbuf;          /* default SO_RCVBUF in bytes; 0 = 256 KiB */
     unsigned buf_max;         /* largest SO_SNDBUF/SO_RCVBUF; 0 = 16 MiB.
                                  Windows above 64 KiB need window scaling

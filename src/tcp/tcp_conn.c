@@ -26,6 +26,8 @@
 #define KIB 1024u
 #define DEFAULT_MAX_CONNECTIONS 16384
 #define DEFAULT_BUF (256 * KIB)
+/* Send buffer autotuning's ceiling (tcp_user.c): Linux's tcp_wmem[2]. */
+#define DEFAULT_SNDBUF_AUTO_MAX (4096 * KIB)
 /* 16 MiB: enough window for 1 Gbit/s over 130 ms (RFC 7323 §1.1, the
  * "long fat pipe"). Rings are allocated when a connection is established
  * and their pages only touched as data flows through them. */
@@ -71,6 +73,7 @@ void tcp_config_defaults(struct ustack_tcp_config *cfg)
 {
     default_unsigned(&cfg->max_connections, DEFAULT_MAX_CONNECTIONS);
     default_unsigned(&cfg->sndbuf, DEFAULT_BUF);
+    default_unsigned(&cfg->sndbuf_auto_max, DEFAULT_SNDBUF_AUTO_MAX);
     default_unsigned(&cfg->rcvbuf, DEFAULT_BUF);
     default_unsigned(&cfg->buf_max, DEFAULT_BUF_MAX);
     default_unsigned(&cfg->syn_backlog, DEFAULT_SYN_BACKLOG);
@@ -109,6 +112,8 @@ void tcp_config_defaults(struct ustack_tcp_config *cfg)
         cfg->sndbuf = cfg->buf_max;
     if (cfg->rcvbuf > cfg->buf_max)
         cfg->rcvbuf = cfg->buf_max;
+    if (cfg->sndbuf_auto_max > cfg->buf_max)
+        cfg->sndbuf_auto_max = cfg->buf_max;
     if (cfg->rto_min_ms > cfg->rto_max_ms)
         cfg->rto_min_ms = cfg->rto_max_ms;
     if (cfg->max_connections > (1u << 24))

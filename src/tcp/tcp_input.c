@@ -126,6 +126,7 @@ static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *l,
     c->remote_addr = seg->src;
     c->remote_port = seg->sport;
     c->sndbuf_size = l->sndbuf_size;
+    c->sndbuf_set = l->sndbuf_set;
     c->rcvbuf_size = l->rcvbuf_size;
     c->nodelay = l->nodelay;
     c->reuse = l->reuse;

@@ -347,6 +347,7 @@ struct tcp_conn {
                           data carries it (ack_delayed: it may wait) */
     bool more_pending; /* the last send had USTACK_MSG_MORE */
     bool nodelay, reuse, linger_zero, keepalive; /* socket options */
+    bool sndbuf_set;   /* SO_SNDBUF was set: no send buffer autotuning */
     bool bound;        /* has a local port (in the bind table) */
     bool hashed;       /* in the four-tuple table */
 

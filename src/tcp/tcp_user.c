@@ -107,6 +107,27 @@ int tcp_connect(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
 
 /* ---- SEND, RECEIVE --------------------------------------------------------------- */
 
+/* Send buffer autotuning (as Linux does, tcp_sndbuf_expand): the send
+ * ring must hold everything in flight (unacknowledged) plus what goes out
+ * as the next ACKs open the window, or the sender idles between ACKs
+ * whenever the application is not scheduled at once: on a fast path the
+ * default 256 KiB is the limit, not the network. So, unless the user set
+ * SO_SNDBUF, the ring may grow to twice what may be in flight, min(cwnd,
+ * the peer's window), up to sndbuf_auto_max. It never shrinks back; its
+ * storage only grows as bytes actually queue (ringbuf.h), so a connection
+ * that sends little costs nothing for it. */
+static void sndbuf_autotune(struct ustack *st, struct tcp_conn *c)
+{
+    if (c->sndbuf_set)
+        return;
+    uint64_t flight = c->cc.cwnd < c->snd.wnd ? c->cc.cwnd : c->snd.wnd;
+    uint64_t want = 2 * flight;
+    if (want > st->cfg.tcp.sndbuf_auto_max)
+        want = st->cfg.tcp.sndbuf_auto_max;
+    if (want > c->sndbuf.limit)
+        ringbuf_set_limit(&c->sndbuf, (size_t)want); /* only raises: cannot fail */
+}
+
 ssize_t tcp_send(struct ustack *st, struct tcp_conn *c, const void *buf,
                  size_t len, int flags)
 {
@@ -130,6 +151,7 @@ ssize_t tcp_send(struct ustack *st, struct tcp_conn *c, const void *buf,
         return -EPIPE;
     if (len == 0)
         return 0;
+    sndbuf_autotune(st, c);
     size_t n = ringbuf_write(&c->sndbuf, buf, len);
     if (n == 0)
         return -EAGAIN;
@@ -399,10 +421,12 @@ static int set_buffer_size(struct ustack *st, struct tcp_conn *c, int opt,
      * within the window (committed). */
     if (rb->limit && cap != rb->limit && ringbuf_set_limit(rb, cap) < 0)
         return -ENOMEM;
-    if (snd)
+    if (snd) {
         c->sndbuf_size = size;
-    else
+        c->sndbuf_set = true;
+    } else {
         c->rcvbuf_size = size;
+    }
     return 0;
 }
 
