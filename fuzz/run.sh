@@ -4,15 +4,18 @@
 #   sh fuzz/run.sh SECONDS [TARGET...]      (make fuzz FUZZ_SECONDS=60)
 #
 # Each fuzz/<TARGET>.c (default: every fuzz/fuzz_*.c) is compiled with the
-# library sources into build/fuzz/<TARGET> with clang
+# library sources into $BUILD/fuzz/<TARGET> with clang
 # -fsanitize=fuzzer,address,undefined, then run for SECONDS. Inputs that grow
-# coverage accumulate in build/fuzz/corpus/<TARGET>, starting from the seeds
-# fuzz/make_seeds.py writes into build/fuzz/seeds/ (generated when missing).
-# A crash, leak, sanitizer report or hang is written to
-# build/fuzz/crashes/<TARGET>-*; replay it with
-#   build/fuzz/<TARGET> build/fuzz/crashes/<TARGET>-crash-...
+# coverage accumulate in $BUILD/fuzz/corpus/<TARGET>, starting from the seeds
+# fuzz/make_seeds.py writes into $BUILD/fuzz/seeds/ (generated anew each run,
+# so they follow the generator). A crash, leak, sanitizer report or hang is
+# written to $BUILD/fuzz/crashes/<TARGET>-*; replay it with
+#   $BUILD/fuzz/<TARGET> $BUILD/fuzz/crashes/<TARGET>-crash-...
+# (FUZZ_INPUT_TRACE=1 in the environment makes fuzz_input print what goes in
+# and out, and the counters at the end.)
 #
-# Environment: FUZZ_CC (default clang), FUZZ_LIB_SRC (the library sources
+# Environment: BUILD (output folder, default build; `make fuzz BUILD=...`
+# passes it), FUZZ_CC (default clang), FUZZ_LIB_SRC (the library sources
 # to compile in; default every src/*/*.c).
 #
 # Prints "PASS <TARGET>: ..." or "FAIL <TARGET>: ..." per target (the same
@@ -26,7 +29,7 @@ SECONDS_EACH=${1:-60}
 [ $# -gt 0 ] && shift
 TARGETS=${*:-$(for f in fuzz/fuzz_*.c; do basename "$f" .c; done)}
 FUZZ_CC=${FUZZ_CC:-clang}
-OUT=build/fuzz
+OUT=${BUILD:-build}/fuzz
 PY=/usr/bin/python3
 
 if ! command -v "$FUZZ_CC" >/dev/null 2>&1; then
@@ -41,8 +44,13 @@ CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
         -Iinclude -Isrc"
 mkdir -p "$OUT/seeds" "$OUT/crashes"
 
-if [ -z "$(ls -A "$OUT/seeds" 2>/dev/null)" ]; then
-    "$PY" fuzz/make_seeds.py "$OUT/seeds" || echo "fuzz: could not generate seeds"
+# Fresh seeds every run; the previous ones stay if generating fails.
+rm -rf "$OUT/seeds.new"
+if "$PY" fuzz/make_seeds.py "$OUT/seeds.new"; then
+    rm -rf "$OUT/seeds"
+    mv "$OUT/seeds.new" "$OUT/seeds"
+else
+    echo "fuzz: could not generate seeds"
 fi
 
 passed=0
