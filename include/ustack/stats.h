@@ -116,6 +116,7 @@
     X(tcp, rst_closed_port, "segments for no connection (RST sent)")          \
     X(tcp, drop_rst_bad_seq, "RST outside the window or unacceptable")        \
     X(tcp, drop_unacceptable, "segments failing the sequence test")           \
+    X(tcp, rx_probe_acks, "window probes at RCV.NXT-1: their ACK taken")      \
     X(tcp, drop_bad_ack, "ACK outside RFC 5961 5.2 limits")                   \
     X(tcp, drop_ack_unsent, "ACK for data not yet sent")                      \
     X(tcp, drop_no_ack, "no ACK bit in a synchronized state")                 \

@@ -437,6 +437,23 @@ static void trim_to_window(const struct tcp_conn *c, struct tcp_seg *seg)
     }
 }
 
+/* A zero-window probe (or keep-alive) in the form Linux and others send:
+ * no text, no SYN, RST or FIN, SEG.SEQ = RCV.NXT - 1. It is outside the
+ * window by design, so that we answer with an ACK; but its own ACK field
+ * and window are as fresh as any segment's. RFC 9293 §3.10.7.4: "If the
+ * RCV.WND is zero, no segments will be acceptable, but special allowance
+ * should be made to accept valid ACKs, URGs, and RSTs". When the peer's
+ * last real ACK was lost and our window is shut, its probes are the only
+ * ACKs it sends: ignoring them would leave us retransmitting acknowledged
+ * data with a backed-off timer. A synchronized state that still takes
+ * ACKs (not TIME-WAIT, where the first step's ACK is the whole answer). */
+static bool is_window_probe(const struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    return seg->wire_len == 0 && !(seg->flags & (TCP_SYN | TCP_RST | TCP_FIN)) &&
+           seg->seq == c->rcv.nxt - 1 && tcp_synchronized(c->state) &&
+           c->state != TCP_TIME_WAIT;
+}
+
 static bool check_sequence(struct ustack *st, struct tcp_conn *c,
                            struct tcp_seg *seg)
 {
@@ -444,6 +461,13 @@ static bool check_sequence(struct ustack *st, struct tcp_conn *c,
     if (segment_acceptable(c, seg)) {
         if (!control)
             trim_to_window(c, seg);
+        return true;
+    }
+    /* The probe goes on to the ACK checks (RFC 5961 §5.2 included), with
+     * no text to process; other_states() answers it with an ACK, as any
+     * unacceptable segment is. */
+    if (is_window_probe(c, seg)) {
+        STAT_INC(st, tcp_rx_probe_acks);
         return true;
     }
     /* "If the RCV.WND is zero, no segments will be acceptable, but special
@@ -586,6 +610,10 @@ static bool is_duplicate_ack(const struct tcp_conn *c, const struct tcp_seg *seg
     if (c->snd.una == c->snd.nxt || seg->wire_len != 0 ||
         (seg->flags & (TCP_SYN | TCP_FIN)) || seg->ack != c->snd.una)
         return false;
+    /* A window probe or keep-alive from the peer is sent by its timer, not
+     * caused by a segment of ours arriving out of order. */
+    if (is_window_probe(c, seg))
+        return false;
     if (c->opt.sack && seg->opts.sack_count > 0)
         return newly_sacked > 0;
     return seg->wnd == c->snd.wnd && c->snd.wnd != 0;
@@ -617,12 +645,17 @@ static void process_ack(struct ustack *st, struct tcp_conn *c,
      * updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
      * SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ,
      * and set SND.WL2 <- SEG.ACK." The WL1/WL2 test keeps an old,
-     * reordered segment from moving the window back. */
+     * reordered segment from moving the window back. A window probe's
+     * SEG.SEQ is RCV.NXT - 1 on purpose: it stands for RCV.NXT, the next
+     * octet its sender has for us, so that its (current) window is taken
+     * as a pure ACK's at RCV.NXT would be. */
+    uint32_t seq = is_window_probe(c, seg) ? seg->seq + 1 : seg->seq;
     if (seq_leq(c->snd.una, seg->ack) &&
-        (seq_lt(c->snd.wl1, seg->seq) ||
-         (c->snd.wl1 == seg->seq && seq_leq(c->snd.wl2, seg->ack)))) {
+        (seq_lt(c->snd.wl1, seq) ||
+         (c->snd.wl1 == seq && seq_leq(c->snd.wl2, seg->ack)))) {
         bool opened = c->snd.wnd == 0 && seg->wnd > 0;
         set_send_window(c, seg);
+        c->snd.wl1 = seq;
         if (opened)
             tcp_notify(st, c);
     }
@@ -937,10 +970,16 @@ static void other_states(struct ustack *st, struct tcp_conn *c,
         seg->wnd <<= c->opt.snd_shift;
     if (!tcp_ts_check(st, c, seg)) /* RFC 7323 §5.3 R1: PAWS */
         return;
+    bool probe = is_window_probe(c, seg); /* outside the window, by design */
     if (!check_sequence(st, c, seg)) /* first */
         return;
-    tcp_ts_record(st, c, seg); /* R3: TS.Recent from acceptable segments */
-    tcp_peer_heard(st, c); /* an acceptable segment: the peer is alive */
+    /* A probe takes the path of an acceptable segment only for its ACK:
+     * TS.Recent moves with acceptable segments alone (RFC 7323 §5.3 R3),
+     * and our keep-alive still waits for an answer to our own probe. */
+    if (!probe) {
+        tcp_ts_record(st, c, seg); /* R3: TS.Recent from acceptable segments */
+        tcp_peer_heard(st, c); /* an acceptable segment: the peer is alive */
+    }
     if (!check_rst(st, c, seg)) /* second */
         return;
     /* third: "check security": RFC 9293 leaves IP security compartments
@@ -950,6 +989,8 @@ static void other_states(struct ustack *st, struct tcp_conn *c,
     tcp_sack_validate(st, c, seg); /* before the fifth step reads them */
     if (!check_ack(st, c, seg)) /* fifth */
         return;
+    if (probe)
+        c->ack_pending = true; /* the answer the probe asks for */
     process_text_and_fin(st, c, seg); /* sixth, seventh, eighth */
 }
 

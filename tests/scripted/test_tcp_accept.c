@@ -197,8 +197,10 @@ TEST(test_tcp_accept_len0_wnd_gt0)
     ts_in(ts, ts_fmt(ts, ". %u:%u(0) ack 1 win 65535", 1 + w, 1 + w));
     ts_out(ts, ". 1:1(0) ack 1");
     ts_out_none(ts);
-    /* SEG.SEQ = RCV.NXT - 1: unacceptable. */
-    ts_in(ts, ". 0:0(0) ack 1 win 65535");
+    /* SEG.SEQ = RCV.NXT - 1: unacceptable, answered with an ACK. (As a
+     * window probe its ACK field and window still count, so it keeps the
+     * window shut here: test_tcp_zwp_ack.c.) */
+    ts_in(ts, ". 0:0(0) ack 1 win 0");
     ts_out(ts, ". 1:1(0) ack 1");
     ts_out_none(ts);
     /* At RCV.NXT again: acceptable, the window opens, data goes. */
