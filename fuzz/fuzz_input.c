@@ -32,15 +32,32 @@
  * reports as a crash.
  *
  * Relative TCP: the stack's initial sequence numbers are unpredictable by
- * design (RFC 6528: a keyed hash of the connection and the clock), so a
- * fuzzer would rarely guess the acknowledgment that completes a handshake.
- * With flag bit 1, the harness remembers the ISN of every SYN the stack
- * sends, and in each TCP segment for IPv4 (on the IP link) it adds that ISN
- * to the acknowledgment number, and replaces destination port 0 with the
- * port of the stack's own active open. The checksum is adjusted
- * incrementally (RFC 1624), so a valid checksum stays valid and a wrong one
- * stays exactly as wrong. A seed then says "ack 1" for "acknowledge the
- * SYN". With the bit clear, frames go in untouched.
+ * design (RFC 6528: a keyed hash of the connection and the clock), and so
+ * are its timestamps (RFC 7323 §5.4: a keyed offset per connection), so a
+ * fuzzer would rarely guess the acknowledgment that completes a handshake,
+ * a SACK block that names data the stack sent, or the sequence number an
+ * ICMP error must quote to be believed (RFC 5927 §4.1). With flag bit 1,
+ * the harness remembers, per connection, the ISN of every SYN the stack
+ * sends and the TSval of the last segment it sent, and on the IP link it
+ * turns the numbers of each incoming IPv4 frame from relative to absolute:
+ *   - a TCP segment to us: destination port 0 becomes the port of the
+ *     stack's own active open; with the ACK bit, the ISN is added to the
+ *     acknowledgment number and to both edges of every SACK block, and the
+ *     stack's last TSval to the timestamp option's TSecr;
+ *   - an ICMP error quoting a TCP segment from us: quoted source port 0
+ *     becomes the active open's port, and the ISN is added to the quoted
+ *     sequence number.
+ * A seed then says "ack 1" for "acknowledge the SYN", "SACK 1449-2897" for
+ * the second 1448-byte segment, "TSecr 0" for "echo the last TSval" (-1
+ * for the one a millisecond older) and "seq 1" in a quote for the first
+ * data byte. Checksums (TCP, or ICMP) are adjusted incrementally (RFC
+ * 1624), so a valid one stays valid and a wrong one stays exactly as
+ * wrong. With the bit clear, frames go in untouched.
+ *
+ * Tracing: with FUZZ_INPUT_TRACE set in the environment, every frame in
+ * (after the relative rewrite) and out is summarized on stderr, and the
+ * stack's non-zero counters are printed at the end of each input: run the
+ * binary on a seed to see how far it gets.
  *
  * New protocols need no change here: input reaches them through the frames.
  * A protocol that only reacts when something listens opens an endpoint in
@@ -88,17 +105,34 @@
 #define ARP_LEN 28
 /* The stack's MAC on an Ethernet link: the seeds send to it. */
 static const uint8_t OUR_MAC[6] = {0x02, 0, 0, 0, 0, 0x02};
+#define IP_PROTO_ICMP 1
 #define IP_PROTO_TCP 6
 #define TCP_HDR_MIN 20
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_ACK 0x10
+#define TCP_OPT_END 0
+#define TCP_OPT_NOP 1
+#define TCP_OPT_MSS 2
+#define TCP_OPT_WSCALE 3        /* RFC 7323 §2 */
+#define TCP_OPT_SACK_PERMITTED 4
+#define TCP_OPT_SACK 5          /* RFC 2018 §3 */
+#define TCP_OPT_TIMESTAMP 8     /* RFC 7323 §3.2 */
+#define TCP_OPT_TIMESTAMP_LEN 10
+#define ICMP_HDR_LEN 8
+#define ICMP_DEST_UNREACH 3     /* the errors that quote a packet (RFC 792) */
+#define ICMP_TIME_EXCEEDED 11
+#define ICMP_PARAM_PROBLEM 12
+#define QUOTE_MIN 8             /* RFC 792: the quote holds 8 transport bytes */
 
-/* A SYN the stack sent: its connection, as seen from the stack. */
+/* A connection the stack opened a SYN for, as seen from the stack: its
+ * ISN, and the TSval of the last segment it sent there (RFC 7323 §3.2). */
 struct sent_syn {
     uint16_t our_port;
     uint32_t peer_addr;
     uint16_t peer_port;
     uint32_t isn;
+    bool has_tsval;
+    uint32_t tsval;
 };
 
 /* The application side (see setup_services). */
@@ -116,6 +150,7 @@ struct fuzz_run {
     struct ustack *st;
     struct ustack_link *link, *peer;
     bool relative_tcp;
+    bool trace;                /* FUZZ_INPUT_TRACE: see the top */
     struct sent_syn syns[FUZZ_ISNS];
     unsigned syn_count;        /* ever recorded; slot = count % FUZZ_ISNS */
     struct services sv;
@@ -137,6 +172,12 @@ static void put16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
     p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, (uint16_t)(v >> 16));
+    put16(p + 2, (uint16_t)v);
 }
 
 static uint16_t sum_words(const uint8_t *p, size_t len)
@@ -161,12 +202,115 @@ static uint16_t checksum_adjust(uint16_t hc, uint16_t old, uint16_t new_word)
     return (uint16_t)~sum;
 }
 
-/* Rewrite the 16-bit word at p inside a TCP segment whose checksum is at
- * sum, keeping the checksum's validity (or invalidity) as it was. */
-static void tcp_patch16(uint8_t *sum, uint8_t *p, uint16_t v)
+/* Rewrite the 16-bit word at p inside a TCP segment (or ICMP message)
+ * whose checksum is at sum, keeping the checksum's validity (or
+ * invalidity) as it was. p must lie at an even offset from the start of
+ * the checksummed bytes. */
+static void patch16(uint8_t *sum, uint8_t *p, uint16_t v)
 {
     put16(sum, checksum_adjust(get16(sum), get16(p), v));
     put16(p, v);
+}
+
+/* Rewrite the 32-bit value at offset off of the checksummed bytes starting
+ * at base, at any alignment (TCP options need not be aligned). The 16-bit
+ * words it touches change one at a time; the caller makes sure they all
+ * lie inside the checksummed bytes (a TCP header's length is a multiple
+ * of 4, so for an option inside it they do). */
+static void patch32(uint8_t *base, uint8_t *sum, size_t off, uint32_t v)
+{
+    uint8_t bytes[4];
+    put32(bytes, v);
+    size_t end = off + sizeof(bytes);
+    for (size_t w = off & ~(size_t)1; w < end; w += 2) {
+        uint16_t old = get16(base + w);
+        for (size_t i = w; i < w + 2; i++)
+            if (i >= off && i < end)
+                base[i] = bytes[i - off];
+        put16(sum, checksum_adjust(get16(sum), old, get16(base + w)));
+    }
+}
+
+/* The option at offset pos of a TCP header of hdr_len bytes: its kind,
+ * with *optlen set to its length (1 for NOP). -1 at the end of the list or
+ * at a malformed option (as in the stack's parser, the list ends there).
+ * Loop: `for (pos = TCP_HDR_MIN; (kind = next_option(...)) >= 0; pos += optlen)`. */
+static int next_option(const uint8_t *tcp, size_t hdr_len, size_t pos, size_t *optlen)
+{
+    if (pos >= hdr_len || tcp[pos] == TCP_OPT_END)
+        return -1;
+    *optlen = 1;
+    if (tcp[pos] == TCP_OPT_NOP)
+        return TCP_OPT_NOP;
+    if (pos + 1 >= hdr_len || tcp[pos + 1] < 2 || tcp[pos + 1] > hdr_len - pos)
+        return -1;
+    *optlen = tcp[pos + 1];
+    return tcp[pos];
+}
+
+/* Where the TCP header of an IPv4 packet starts (0 if the packet has no
+ * whole one), with the length of its header in *hdr_len: only the fixed
+ * part if the data offset is unusable. */
+static size_t tcp_offset(const uint8_t *ip, size_t len, size_t *hdr_len)
+{
+    if (len < 20 || ip[0] >> 4 != 4 || ip[9] != IP_PROTO_TCP)
+        return 0;
+    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+    if (ihl < 20 || len < ihl + TCP_HDR_MIN)
+        return 0;
+    *hdr_len = (size_t)(ip[ihl + 12] >> 4) * 4;
+    if (*hdr_len < TCP_HDR_MIN || *hdr_len > len - ihl)
+        *hdr_len = TCP_HDR_MIN;
+    return ihl;
+}
+
+/* ---- tracing ------------------------------------------------------------------- */
+
+/* One line for an IPv4 frame: TCP in detail, others by protocol. */
+static void trace_frame(const char *dir, const uint8_t *ip, size_t len)
+{
+    size_t hdr_len;
+    size_t ihl = tcp_offset(ip, len, &hdr_len);
+    if (len < 20 || ip[0] >> 4 != 4) {
+        fprintf(stderr, "%s %zu bytes, not IPv4\n", dir, len);
+        return;
+    }
+    if (!ihl) {
+        fprintf(stderr, "%s proto %u, %zu bytes", dir, ip[9], len);
+        ihl = (size_t)(ip[0] & 0x0f) * 4;
+        if (ip[9] == IP_PROTO_ICMP && len >= ihl + 2)
+            fprintf(stderr, " (ICMP type %u code %u)", ip[ihl], ip[ihl + 1]);
+        fputc('\n', stderr);
+        return;
+    }
+    const uint8_t *tcp = ip + ihl;
+    size_t data = len - ihl - hdr_len;
+    static const char flag_names[] = "FSRPAU";
+    char flags[8] = "";
+    for (int i = 0, n = 0; i < 6; i++)
+        if (tcp[13] & (1 << i))
+            flags[n++] = flag_names[i];
+    fprintf(stderr, "%s tcp %u>%u %-4s seq %u ack %u win %u len %zu", dir, get16(tcp),
+            get16(tcp + 2), flags, get32(tcp + 4), get32(tcp + 8), get16(tcp + 14), data);
+    size_t optlen;
+    int kind;
+    for (size_t pos = TCP_HDR_MIN; (kind = next_option(tcp, hdr_len, pos, &optlen)) >= 0;
+         pos += optlen) {
+        if (kind == TCP_OPT_TIMESTAMP && optlen == TCP_OPT_TIMESTAMP_LEN)
+            fprintf(stderr, " ts %u/%u", get32(tcp + pos + 2), get32(tcp + pos + 6));
+        else if (kind == TCP_OPT_SACK)
+            for (size_t b = pos + 2; b + 8 <= pos + optlen; b += 8)
+                fprintf(stderr, " sack %u-%u", get32(tcp + b), get32(tcp + b + 4));
+        else if (kind == TCP_OPT_MSS && optlen == 4)
+            fprintf(stderr, " mss %u", get16(tcp + pos + 2));
+        else if (kind == TCP_OPT_WSCALE && optlen == 3)
+            fprintf(stderr, " wscale %u", tcp[pos + 2]);
+        else if (kind == TCP_OPT_SACK_PERMITTED)
+            fprintf(stderr, " sackok");
+        else if (kind != TCP_OPT_NOP)
+            fprintf(stderr, " opt%d", kind);
+    }
+    fputc('\n', stderr);
 }
 
 /* ---- checking what the stack sends ----------------------------------------- */
@@ -197,20 +341,60 @@ static void check_ipv4_packet(const uint8_t *p, size_t len)
         fuzz_fail("bad IPv4 header checksum", p, len);
 }
 
-/* Remember the ISN of a SYN (or SYN-ACK) the stack sent, for relative TCP. */
-static void note_syn(struct fuzz_run *run, const uint8_t *ip, size_t len)
+/* The connection the stack sent a SYN for, by its four-tuple as seen
+ * from the stack, or NULL. */
+static struct sent_syn *find_syn(struct fuzz_run *run, uint16_t our_port, uint32_t peer_addr,
+                                 uint16_t peer_port)
 {
-    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    if (ip[9] != IP_PROTO_TCP || len < ihl + TCP_HDR_MIN)
+    unsigned n = run->syn_count < FUZZ_ISNS ? run->syn_count : FUZZ_ISNS;
+    /* Newest first: a reused 4-tuple means a newer connection. */
+    for (unsigned i = 0; i < n; i++) {
+        struct sent_syn *s = &run->syns[(run->syn_count - 1 - i) % FUZZ_ISNS];
+        if (s->our_port == our_port && s->peer_addr == peer_addr &&
+            s->peer_port == peer_port)
+            return s;
+    }
+    return NULL;
+}
+
+/* The TSval of a TCP segment's timestamp option, if it has one. */
+static bool find_tsval(const uint8_t *tcp, size_t hdr_len, uint32_t *tsval)
+{
+    size_t optlen;
+    int kind;
+    for (size_t pos = TCP_HDR_MIN; (kind = next_option(tcp, hdr_len, pos, &optlen)) >= 0;
+         pos += optlen) {
+        if (kind == TCP_OPT_TIMESTAMP && optlen == TCP_OPT_TIMESTAMP_LEN) {
+            *tsval = get32(tcp + pos + 2);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* For relative TCP: remember the ISN of a SYN (or SYN-ACK) the stack sent
+ * (a retransmitted SYN reuses its entry), and the TSval of every segment. */
+static void note_tcp_output(struct fuzz_run *run, const uint8_t *ip, size_t len)
+{
+    size_t hdr_len;
+    size_t ihl = tcp_offset(ip, len, &hdr_len);
+    if (!ihl)
         return;
     const uint8_t *tcp = ip + ihl;
-    if (!(tcp[13] & TCP_FLAG_SYN))
-        return;
-    struct sent_syn *s = &run->syns[run->syn_count++ % FUZZ_ISNS];
-    s->our_port = get16(tcp);
-    s->peer_addr = get32(ip + 16);
-    s->peer_port = get16(tcp + 2);
-    s->isn = get32(tcp + 4);
+    struct sent_syn *s = find_syn(run, get16(tcp), get32(ip + 16), get16(tcp + 2));
+    if ((tcp[13] & TCP_FLAG_SYN) && !(s && s->isn == get32(tcp + 4))) {
+        s = &run->syns[run->syn_count++ % FUZZ_ISNS];
+        memset(s, 0, sizeof(*s));
+        s->our_port = get16(tcp);
+        s->peer_addr = get32(ip + 16);
+        s->peer_port = get16(tcp + 2);
+        s->isn = get32(tcp + 4);
+    }
+    uint32_t tsval;
+    if (s && find_tsval(tcp, hdr_len, &tsval)) {
+        s->has_tsval = true;
+        s->tsval = tsval;
+    }
 }
 
 /* What the stack sends as ARP (RFC 826): Ethernet/IPv4, a request or a
@@ -236,7 +420,9 @@ static void check_output(struct fuzz_run *run, const uint8_t *f, size_t len)
         if (len > 0 && f[0] >> 4 == 6)
             return; /* IPv6: no checks yet */
         check_ipv4_packet(f, len);
-        note_syn(run, f, len);
+        if (run->trace)
+            trace_frame("out", f, len);
+        note_tcp_output(run, f, len);
         return;
     }
     if (len < ETH_HEADER_LEN || len > FUZZ_MTU + ETH_HEADER_LEN)
@@ -273,41 +459,86 @@ static void run_timers(struct fuzz_run *run, uint64_t now)
 
 /* ---- relative TCP ---------------------------------------------------------------- */
 
-static const struct sent_syn *find_syn(const struct fuzz_run *run, uint16_t our_port,
-                                       uint32_t peer_addr, uint16_t peer_port)
+/* With the ACK bit, a segment's timestamp echo and SACK blocks count from
+ * the connection's last TSval and ISN, like its acknowledgment number. */
+static void make_options_absolute(uint8_t *tcp, size_t hdr_len, const struct sent_syn *s)
 {
-    unsigned n = run->syn_count < FUZZ_ISNS ? run->syn_count : FUZZ_ISNS;
-    /* Newest first: a reused 4-tuple means a newer connection. */
-    for (unsigned i = 0; i < n; i++) {
-        const struct sent_syn *s = &run->syns[(run->syn_count - 1 - i) % FUZZ_ISNS];
-        if (s->our_port == our_port && s->peer_addr == peer_addr &&
-            s->peer_port == peer_port)
-            return s;
+    uint8_t *sum = tcp + 16;
+    size_t optlen;
+    int kind;
+    for (size_t pos = TCP_HDR_MIN; (kind = next_option(tcp, hdr_len, pos, &optlen)) >= 0;
+         pos += optlen) {
+        if (kind == TCP_OPT_TIMESTAMP && optlen == TCP_OPT_TIMESTAMP_LEN && s->has_tsval)
+            patch32(tcp, sum, pos + 6, get32(tcp + pos + 6) + s->tsval);
+        if (kind != TCP_OPT_SACK)
+            continue;
+        for (size_t edge = pos + 2; edge + 4 <= pos + optlen; edge += 4)
+            patch32(tcp, sum, edge, get32(tcp + edge) + s->isn);
     }
-    return NULL;
 }
 
-/* Turn the seed's relative numbers into the stack's (see the top). Only
- * frames whose headers are all there are touched; the rest go in as is. */
-static void make_tcp_absolute(const struct fuzz_run *run, uint8_t *ip, size_t len)
+/* A TCP segment to us (see the top). */
+static void make_tcp_absolute(struct fuzz_run *run, uint8_t *ip, size_t len)
 {
-    if (len < 20 || ip[0] >> 4 != 4 || ip[9] != IP_PROTO_TCP)
-        return;
-    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
-    if (ihl < 20 || len < ihl + TCP_HDR_MIN)
+    size_t hdr_len;
+    size_t ihl = tcp_offset(ip, len, &hdr_len);
+    if (!ihl)
         return;
     uint8_t *tcp = ip + ihl;
     uint8_t *sum = tcp + 16;
     if (get16(tcp + 2) == 0 && get32(ip + 12) == PEER_ADDR && run->sv.client_port)
-        tcp_patch16(sum, tcp + 2, run->sv.client_port);
+        patch16(sum, tcp + 2, run->sv.client_port);
     if (!(tcp[13] & TCP_FLAG_ACK))
         return;
     const struct sent_syn *s = find_syn(run, get16(tcp + 2), get32(ip + 12), get16(tcp));
     if (!s)
         return;
-    uint32_t ack = get32(tcp + 8) + s->isn;
-    tcp_patch16(sum, tcp + 8, (uint16_t)(ack >> 16));
-    tcp_patch16(sum, tcp + 10, (uint16_t)ack);
+    patch32(tcp, sum, 8, get32(tcp + 8) + s->isn);
+    make_options_absolute(tcp, hdr_len, s);
+}
+
+/* An ICMP error quoting a TCP segment from us (see the top): the quote is
+ * what the stack sent, so its numbers are the stack's. */
+static void make_icmp_quote_absolute(struct fuzz_run *run, uint8_t *ip, size_t len)
+{
+    size_t ihl = (size_t)(ip[0] & 0x0f) * 4;
+    if (ihl < 20 || len < ihl + ICMP_HDR_LEN + 20)
+        return;
+    uint8_t *icmp = ip + ihl;
+    uint8_t type = icmp[0];
+    if (type != ICMP_DEST_UNREACH && type != ICMP_TIME_EXCEEDED && type != ICMP_PARAM_PROBLEM)
+        return;
+    uint8_t *quote = icmp + ICMP_HDR_LEN;
+    size_t qihl = (size_t)(quote[0] & 0x0f) * 4;
+    if (quote[0] >> 4 != 4 || qihl < 20 || quote[9] != IP_PROTO_TCP ||
+        len < ihl + ICMP_HDR_LEN + qihl + QUOTE_MIN)
+        return;
+    /* Every field patched lies at an even offset from icmp: the quoted
+     * header lengths are multiples of 4. */
+    uint8_t *sum = icmp + 2;
+    uint8_t *qtcp = quote + qihl;
+    uint32_t peer = get32(quote + 16);
+    if (get16(qtcp) == 0 && peer == PEER_ADDR && run->sv.client_port)
+        patch16(sum, qtcp, run->sv.client_port);
+    const struct sent_syn *s = find_syn(run, get16(qtcp), peer, get16(qtcp + 2));
+    if (s)
+        patch32(icmp, sum, (size_t)(qtcp + 4 - icmp), get32(qtcp + 4) + s->isn);
+}
+
+/* Turn the seed's relative numbers into the stack's (see the top). Only
+ * frames whose headers are all there are touched; the rest go in as is. */
+static void make_absolute(struct fuzz_run *run, uint8_t *ip, size_t len)
+{
+    if (len < 20 || ip[0] >> 4 != 4)
+        return;
+    /* The checksums cover what the IP length says, not padding after it. */
+    size_t total = get16(ip + 2);
+    if (total >= 20 && total < len)
+        len = total;
+    if (ip[9] == IP_PROTO_TCP)
+        make_tcp_absolute(run, ip, len);
+    else if (ip[9] == IP_PROTO_ICMP)
+        make_icmp_quote_absolute(run, ip, len);
 }
 
 /* ---- services -------------------------------------------------------------------- */
@@ -514,7 +745,9 @@ static void input_frame(struct fuzz_run *run, const uint8_t *data, size_t len,
         return;
     memcpy(frame, data, len);
     if (run->relative_tcp && run->link->kind == USTACK_LINK_IP)
-        make_tcp_absolute(run, frame, len);
+        make_absolute(run, frame, len);
+    if (run->trace && run->link->kind == USTACK_LINK_IP)
+        trace_frame("in ", frame, len);
     ustack_input(run->st, frame, len, now);
     free(frame);
 }
@@ -528,6 +761,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct fuzz_run run; /* static: zeroed below, keeps the stack frame small */
     memset(&run, 0, sizeof(run));
     run.relative_tcp = data[0] & FLAG_RELATIVE_TCP;
+    static int trace = -1;
+    if (trace < 0)
+        trace = getenv("FUZZ_INPUT_TRACE") != NULL;
+    run.trace = trace;
     enum ustack_link_kind kind =
         (data[0] & FLAG_ETHERNET) ? USTACK_LINK_ETHERNET : USTACK_LINK_IP;
     if (ustack_memlink_pair(kind, FUZZ_MTU, FUZZ_QUEUE, &run.link, &run.peer) < 0)
@@ -566,6 +803,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* An hour later every timer (retransmission, TIME-WAIT...) has fired. */
     run_timers(&run, now + 3600ull * 1000000);
 
+    if (run.trace) {
+        fprintf(stderr, "counters:\n");
+        ustack_print_stats(run.st, stderr, false);
+    }
     ustack_free(run.st);
     ustack_link_close(run.link);
     ustack_link_close(run.peer);
