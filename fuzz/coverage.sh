@@ -68,7 +68,7 @@ for dir in $CORPORA; do
 done
 "$PROFDATA" merge -sparse -o "$OUT/$TARGET.profdata" "$OUT"/profiles/*.profraw || exit 2
 rm -rf "$OUT/profiles"
-echo "coverage of $TARGET: $n inputs from$CORPORA" | tr -s " "
+echo "coverage of $TARGET: $n inputs from $CORPORA" | tr -s " "
 # shellcheck disable=SC2086 # FILES is a word list
 "$COV" report "$bin" -instr-profile="$OUT/$TARGET.profdata" $FILES
 echo "details: $COV show $bin -instr-profile=$OUT/$TARGET.profdata FILE"

@@ -10,9 +10,16 @@ parses: a flags byte (bit 0: Ethernet link), then records of
 
 The stack is 10.0.0.2/24; the peer is 10.0.0.1. The harness listens on TCP
 port 80, opens one connection to 10.0.0.1:5000 and echoes UDP on port 7. TCP seeds set the
-"relative TCP" flag: their acknowledgment numbers count from the stack's
-ISN (ack 1 acknowledges its SYN), and destination port 0 means the port of
-the stack's active open (see fuzz_input.c).
+"relative TCP" flag (see fuzz_input.c): numbers the stack chose count from
+its choice. Acknowledgment numbers and SACK block edges count from the
+stack's ISN (ack 1 acknowledges its SYN), a timestamp echo (TSecr) from
+the stack's last TSval (0 echoes it), and the sequence number quoted in an
+ICMP error from the ISN too; destination port 0 (or quoted source port 0)
+means the port of the stack's active open.
+
+Timestamps (RFC 7323): once both SYNs carried them, every later segment
+must carry one too (§3.2) with a TSval that does not go back (PAWS, §5.3),
+or the stack drops it. TcpPeer below keeps that bookkeeping.
 
 Adding a protocol means adding a builder or two below and a line in seeds().
 """
@@ -78,19 +85,98 @@ def pseudo_header(src, dst, proto, length):
     return struct.pack("!4s4sBBH", src, dst, 0, proto, length)
 
 
-def tcp(sport, dport, seq, ack, flags, options=b"", data=b"", src=PEER, dst=US):
+def tcp(sport, dport, seq, ack, flags, options=b"", data=b"", src=PEER, dst=US,
+        window=65535):
+    """A TCP segment; options must be padded to a multiple of 4 bytes."""
     off = (20 + len(options)) // 4
     seg = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, off << 4, flags,
-                      65535, 0, 0) + options + data
+                      window, 0, 0) + options + data
     s = checksum(pseudo_header(src, dst, PROTO_TCP, len(seg)) + seg)
     return seg[:16] + struct.pack("!H", s) + seg[18:]
 
 
 TCP_SYN, TCP_ACK, TCP_PSH, TCP_FIN, TCP_RST = 0x02, 0x10, 0x08, 0x01, 0x04
-SYN_OPTIONS = (b"\x02\x04\x05\xb4"             # MSS 1460
-               b"\x04\x02"                     # SACK permitted
-               b"\x08\x0a\x00\x00\x00\x01\x00\x00\x00\x00"  # timestamps
-               b"\x01\x03\x03\x07")            # NOP, window scale 7
+MSS_1460 = b"\x02\x04\x05\xb4"
+SACK_PERMITTED = b"\x04\x02"
+WSCALE_7 = b"\x01\x03\x03\x07"                # NOP, window scale 7
+SYN_OPTIONS = (MSS_1460 + SACK_PERMITTED
+               + b"\x08\x0a\x00\x00\x00\x01\x00\x00\x00\x00"  # timestamps 1, 0
+               + WSCALE_7)
+# Everything but timestamps: later segments need none.
+SYN_OPTIONS_NO_TS = MSS_1460 + b"\x01\x01" + SACK_PERMITTED + WSCALE_7
+# The stack's MSS with timestamps on every segment: 1460 - 12.
+TS_MSS = 1448
+
+
+def ts_option(tsval, tsecr=0):
+    """NOP, NOP, timestamps (RFC 7323 Appendix A). In a relative seed,
+    TSecr 0 echoes the stack's last TSval."""
+    return b"\x01\x01\x08\x0a" + struct.pack("!II", tsval, tsecr)
+
+
+def sack_option(*blocks):
+    """NOP, NOP, SACK (RFC 2018 §3); block edges are relative (see top)."""
+    body = b"".join(struct.pack("!II", a, b) for a, b in blocks)
+    return b"\x01\x01\x05" + bytes([2 + len(body)]) + body
+
+
+def offers_timestamps(options):
+    """Does a SYN's option list hold a timestamp option?"""
+    i = 0
+    while i < len(options) and options[i] != 0:
+        if options[i] == 1:
+            i += 1
+            continue
+        if options[i] == 8:
+            return True
+        i += max(options[i + 1], 2)
+    return False
+
+
+class TcpPeer:
+    """The far end of one connection, as seed frames.
+
+    It keeps its own sequence number (advanced by the data, SYN and FIN it
+    sends) and, when timestamps are on, a TSval that goes up by one per
+    segment, so each segment passes PAWS. Acknowledgment numbers are the
+    caller's: they count the stack's bytes, relative to its ISN.
+
+    The echo service takes a chunk starting with Q, C or R as a request to
+    close (see fuzz_input.c): data meant to be echoed starts otherwise."""
+
+    def __init__(self, sport, dport, isn, syn_options=SYN_OPTIONS, window=65535):
+        self.sport, self.dport = sport, dport
+        self.seq = isn
+        self.syn_options = syn_options
+        self.ts = offers_timestamps(syn_options)
+        self.tsval = 1  # what SYN_OPTIONS carries
+        self.window = window
+
+    def syn(self, ack=None):
+        """The SYN (with ack: the SYN-ACK answering the stack's SYN)."""
+        flags = TCP_SYN | (TCP_ACK if ack is not None else 0)
+        frame = ipv4(PROTO_TCP, tcp(self.sport, self.dport, self.seq, ack or 0, flags,
+                                    self.syn_options, window=self.window))
+        self.seq += 1
+        return frame
+
+    def seg(self, ack, flags=TCP_ACK, data=b"", sack=(), window=None, tsval=None,
+            ts=None, seq=None):
+        """A segment after the SYN. tsval overrides the clock (PAWS tests),
+        ts=False leaves the option out, seq sends from elsewhere (out of
+        order) without moving the peer's own sequence number."""
+        options = b""
+        if self.ts if ts is None else ts:
+            self.tsval += 1
+            options += ts_option(self.tsval if tsval is None else tsval)
+        if sack:
+            options += sack_option(*sack)
+        at = self.seq if seq is None else seq
+        frame = ipv4(PROTO_TCP, tcp(self.sport, self.dport, at, ack, flags, options, data,
+                                    window=self.window if window is None else window))
+        if seq is None:
+            self.seq += len(data) + (1 if flags & TCP_FIN else 0)
+        return frame
 
 
 def udp(sport, dport, data, src=PEER, dst=US):
@@ -256,63 +342,236 @@ def ethernet_seeds():
     }
 
 
-def tcp_handshake_and_echo(sport=40000):
+def tcp_handshake_and_echo(sport=40000, syn_options=SYN_OPTIONS):
     """A client of the port-80 listener: handshake, data, its echo acked,
     FIN, the stack's FIN acked."""
-    c = 1000  # client ISN
-    seg = lambda seq, ack, flags, **kw: ipv4(PROTO_TCP, tcp(sport, 80, seq, ack, flags, **kw))
+    p = TcpPeer(sport, 80, 1000, syn_options)
     return [
-        seg(c, 0, TCP_SYN, options=SYN_OPTIONS),
-        seg(c + 1, 1, TCP_ACK),
-        seg(c + 1, 1, TCP_ACK | TCP_PSH, data=b"hello\n"),
-        (STEP_1MS, seg(c + 7, 7, TCP_ACK)),
-        seg(c + 7, 7, TCP_ACK | TCP_FIN),
-        (STEP_1S, seg(c + 8, 8, TCP_ACK)),
+        p.syn(),
+        p.seg(1),
+        p.seg(1, TCP_ACK | TCP_PSH, b"hello\n"),
+        (STEP_1MS, p.seg(7)),
+        p.seg(7, TCP_ACK | TCP_FIN),
+        (STEP_1S, p.seg(8)),
     ]
 
 
 def tcp_close_request(cmd, sport):
     """A client asking the echo service to end the connection its way:
     b"Q" half-close (the stack's FIN first), b"C" close, b"R" abort."""
-    seg = lambda seq, ack, flags, **kw: ipv4(PROTO_TCP, tcp(sport, 80, seq, ack, flags, **kw))
-    return [seg(1, 0, TCP_SYN, options=SYN_OPTIONS),
-            seg(2, 1, TCP_ACK),
-            seg(2, 1, TCP_ACK | TCP_PSH, data=cmd),
-            (STEP_1MS, seg(3, 2, TCP_ACK)),
-            (STEP_1MS, seg(3, 2, TCP_ACK | TCP_FIN)),
-            (STEP_10MIN, seg(4, 2, TCP_ACK))]
+    p = TcpPeer(sport, 80, 1)
+    return [p.syn(),
+            p.seg(1),
+            p.seg(1, TCP_ACK | TCP_PSH, cmd),
+            (STEP_1MS, p.seg(2)),
+            (STEP_1MS, p.seg(2, TCP_ACK | TCP_FIN)),
+            (STEP_10MIN, p.seg(2))]
 
 
 def tcp_active_open():
     """The far end of the harness's connect() to 10.0.0.1:5000."""
-    seg = lambda seq, ack, flags, **kw: ipv4(PROTO_TCP, tcp(5000, 0, seq, ack, flags, **kw))
-    p = 7000  # peer ISN
+    p = TcpPeer(5000, 0, 7000)
     return [
-        seg(p, 1, TCP_SYN | TCP_ACK, options=SYN_OPTIONS),
-        seg(p + 1, 1, TCP_ACK | TCP_PSH, data=b"from the peer"),
-        (STEP_1MS, seg(p + 14, 14, TCP_ACK | TCP_FIN)),
-        (STEP_10MIN, seg(p + 15, 15, TCP_ACK)),
+        p.syn(ack=1),
+        p.seg(1, TCP_ACK | TCP_PSH, b"from the peer"),
+        (STEP_1MS, p.seg(14, TCP_ACK | TCP_FIN)),
+        (STEP_10MIN, p.seg(15)),
     ]
 
 
 def tcp_syn_flood_then_ack(n=12):
     """More SYNs than the SYN backlog (4): the later ones get SYN cookies;
-    the last client then completes its handshake against its cookie."""
+    the last client then completes its handshake against its cookie. A
+    cookie SYN-ACK offers no timestamps (syncookie.c), so the rest of that
+    connection goes without; it echoes a line and closes."""
     syns = [ipv4(PROTO_TCP, tcp(41000 + i, 80, 5000 + i, 0, TCP_SYN, SYN_OPTIONS))
             for i in range(n)]
-    last = n - 1
-    ack = ipv4(PROTO_TCP, tcp(41000 + last, 80, 5000 + last + 1, 1, TCP_ACK))
-    return syns + [ack]
+    last = TcpPeer(41000 + n - 1, 80, 5000 + n - 1, syn_options=b"")
+    last.syn()
+    return syns + [last.seg(1), last.seg(1, TCP_ACK | TCP_PSH, b"cookie\n"),
+                   (STEP_1MS, last.seg(8, TCP_ACK | TCP_FIN)), (STEP_1S, last.seg(9))]
 
 
-def tcp_out_of_order():
-    """Data arriving out of order after a handshake, then the hole filled."""
-    seg = lambda seq, flags, data=b"": ipv4(PROTO_TCP, tcp(40001, 80, seq, 1, flags, data=data))
-    return [ipv4(PROTO_TCP, tcp(40001, 80, 100, 0, TCP_SYN, SYN_OPTIONS)),
-            seg(101, TCP_ACK),
-            seg(111, TCP_ACK | TCP_PSH, b"B" * 10),
-            seg(121, TCP_ACK | TCP_PSH | TCP_FIN, b"C" * 10),
-            seg(101, TCP_ACK | TCP_PSH, b"A" * 10)]
+def tcp_out_of_order(syn_options=SYN_OPTIONS, sport=40001):
+    """Data arriving out of order after a handshake (the stack's ACKs carry
+    SACK blocks, RFC 2018 §4), then the holes filled."""
+    p = TcpPeer(sport, 80, 100, syn_options)
+    frames = [p.syn(), p.seg(1)]
+    start = p.seq
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, b"B" * 10, seq=start + 10),
+               p.seg(1, TCP_ACK | TCP_PSH, b"D" * 10, seq=start + 30),
+               p.seg(1, TCP_ACK | TCP_PSH | TCP_FIN, b"F" * 10, seq=start + 50),
+               p.seg(1, TCP_ACK | TCP_PSH, b"C" * 10, seq=start + 20),
+               p.seg(1, TCP_ACK | TCP_PSH, b"E" * 10, seq=start + 40),
+               p.seg(1, TCP_ACK | TCP_PSH, b"A" * 10, seq=start)]
+    return frames
+
+
+def tcp_established(sport, syn_options=SYN_OPTIONS, isn=1, window=65535):
+    """A peer of the port-80 listener and the frames of its handshake."""
+    p = TcpPeer(sport, 80, isn, syn_options, window=window)
+    return p, [p.syn(), p.seg(1)]
+
+
+def tcp_sack_recovery():
+    """The stack sends a flight (the echo of six full segments), the peer
+    loses its first segment and reports the rest in SACK blocks: three
+    duplicate ACKs start SACK loss recovery (RFC 6675), a partial ACK
+    leaves a second hole, a full ACK ends recovery."""
+    p, frames = tcp_established(40010)
+    n = 6
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, bytes([0x61 + i]) * TS_MSS) for i in range(n)]
+    seg = lambda i: 1 + i * TS_MSS  # where the stack's segment i starts
+    frames += [p.seg(1, sack=[(seg(1), seg(2))]),
+               p.seg(1, sack=[(seg(1), seg(3))]),
+               p.seg(1, sack=[(seg(1), seg(3)), (seg(4), seg(5))]),
+               p.seg(1, sack=[(seg(1), seg(3)), (seg(4), seg(6))]),
+               p.seg(seg(3), sack=[(seg(4), seg(6))]),
+               p.seg(seg(n), TCP_ACK | TCP_FIN),
+               (STEP_1MS, p.seg(seg(n) + 1))]
+    return frames
+
+
+def tcp_sack_after_timeout():
+    """A flight that goes unacknowledged until the retransmission timer
+    fires; SACK blocks arrive after the timeout, then the rest."""
+    p, frames = tcp_established(40011)
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, b"x" * TS_MSS) for _ in range(4)]
+    end = 1 + 4 * TS_MSS
+    frames += [(STEP_1S, p.seg(1, sack=[(1 + TS_MSS, end)])),
+               (STEP_1S, p.seg(1 + TS_MSS, sack=[(1 + 2 * TS_MSS, end)])),
+               p.seg(end)]
+    return frames
+
+
+def tcp_newreno_recovery():
+    """No SACK, no timestamps: duplicate ACKs alone start NewReno fast
+    recovery (RFC 6582), a partial ACK retransmits the next hole."""
+    p, frames = tcp_established(40012, syn_options=MSS_1460 + WSCALE_7)
+    mss = 1460
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, b"y" * mss) for _ in range(6)]
+    frames += [p.seg(1) for _ in range(4)]
+    frames += [p.seg(1 + 2 * mss), p.seg(1 + 2 * mss), p.seg(1 + 6 * mss)]
+    return frames
+
+
+def tcp_zero_window():
+    """Window scaling: the peer's window field counts 128-byte units (shift
+    7). It offers 128 bytes (too little to send into: sender silly-window
+    avoidance), then none: the stack probes it (RFC 9293 §3.8.6.1) while
+    the peer keeps answering "window 0"; then the window opens, in two
+    steps, and everything is acknowledged."""
+    p, frames = tcp_established(40013)
+    data = b"z" * 2000
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, data[:1000], window=1),
+               p.seg(1, TCP_ACK | TCP_PSH, data[1000:], window=0)]
+    frames += [(STEP_1S, p.seg(1, window=0)) for _ in range(4)]
+    sent = [1 + 512, 1 + 512 + TS_MSS, 1 + len(data)]  # what the stack sends then
+    frames += [p.seg(1, window=4)] + [(STEP_1MS, p.seg(a, window=512)) for a in sent]
+    return frames
+
+
+def tcp_wscale_clamped():
+    """A window scale above 14 in the SYN (RFC 7323 §2.3: use 14)."""
+    syn_options = MSS_1460 + SACK_PERMITTED + ts_option(1)[2:] + b"\x01\x03\x03\x0f"
+    p, frames = tcp_established(40014, syn_options=syn_options)
+    return frames + [p.seg(1, TCP_ACK | TCP_PSH, b"big window\n", window=1),
+                     (STEP_1MS, p.seg(12, window=1))]
+
+
+def tcp_paws():
+    """Timestamps against old and missing ones (RFC 7323 §3.2, §5.3): an
+    older data segment (dropped, answered), an older pure ACK (dropped
+    quietly), one without the option (dropped), a SYN without it
+    (challenge ACK), then the connection goes on; a RST ends it."""
+    p, frames = tcp_established(40015)
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, b"one\n"),
+               p.seg(5, TCP_ACK | TCP_PSH, b"old\n", tsval=1, seq=p.seq),
+               p.seg(5, tsval=1),
+               p.seg(5, TCP_ACK | TCP_PSH, b"none\n", ts=False, seq=p.seq),
+               ipv4(PROTO_TCP, tcp(40015, 80, p.seq, 0, TCP_SYN, MSS_1460)),
+               p.seg(5, TCP_ACK | TCP_PSH, b"two\n"),
+               (STEP_1MS, p.seg(9)),
+               p.seg(9, TCP_RST, ts=False)]
+    return frames
+
+
+def icmp_error(type_, code, quoted_segment, info=0, src=PEER, total_len=None, quote=None):
+    """An ICMP error about a TCP segment the stack sent (from 10.0.0.2 to
+    the peer), quoting the IP header and `quote` bytes of the segment
+    (default: all of it)."""
+    packet = ipv4(PROTO_TCP, quoted_segment, src=US, dst=PEER, total_len=total_len)
+    if quote is not None:
+        packet = packet[:20 + quote]
+    return ipv4(PROTO_ICMP, icmp(type_, code, struct.pack("!I", info) + packet), src=src)
+
+
+ROUTER = bytes([10, 0, 0, 254])
+
+
+def our_segment(sport, dport, seq, ack=0, flags=TCP_ACK, data=b""):
+    """What a segment the stack sent looks like, for a quote. seq counts
+    from the stack's ISN (relative seeds: the harness makes it absolute)."""
+    return tcp(sport, dport, seq, ack, flags, data=data, src=US, dst=PEER)
+
+
+def tcp_icmp_frag_needed(mtu=1006, sport=40020):
+    """Path MTU discovery (RFC 1191): the stack's full-sized segment (the
+    echo of the peer's) is too big for a router, which says so; the stack
+    lowers its MSS and sends again at once. mtu 0: a router that does not
+    say (the stack picks the plateau below); below 576: the floor."""
+    p, frames = tcp_established(sport)
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, b"m" * TS_MSS),
+               p.seg(1, TCP_ACK | TCP_PSH, b"n" * TS_MSS)]
+    quoted = our_segment(80, sport, 1, p.seq, data=b"m" * 8)
+    frames += [icmp_error(3, 4, quoted, info=mtu, src=ROUTER, total_len=40 + 12 + TS_MSS,
+                          quote=28),
+               (STEP_1MS, p.seg(1 + 2 * TS_MSS))]
+    return frames
+
+
+def tcp_icmp_soft_errors():
+    """Errors that must not end an established connection (RFC 1122
+    §4.2.3.9): time exceeded, host unreachable, parameter problem, and
+    port unreachable once synchronized (RFC 5927 §4.2); then one quoting a
+    sequence number outside the flight, one for no connection, and one
+    with a quote too short. The connection outlives them."""
+    p, frames = tcp_established(40021)
+    frames.append(p.seg(1, TCP_ACK | TCP_PSH, b"q" * 100))
+    quoted = our_segment(80, 40021, 1, p.seq, flags=TCP_ACK | TCP_PSH)
+    frames += [icmp_error(11, 0, quoted, src=ROUTER, quote=8),
+               icmp_error(3, 1, quoted, src=ROUTER),
+               icmp_error(12, 0, quoted, info=0x14000000, src=ROUTER),
+               icmp_error(3, 3, quoted),
+               icmp_error(3, 13, quoted, src=ROUTER),
+               icmp_error(3, 1, our_segment(80, 40021, 101, p.seq), src=ROUTER),
+               icmp_error(3, 1, our_segment(80, 40999, 1, p.seq), src=ROUTER),
+               icmp_error(3, 1, quoted, src=ROUTER, quote=4),
+               p.seg(101, TCP_ACK | TCP_PSH, b"still here\n"),
+               (STEP_1MS, p.seg(112))]
+    return frames
+
+
+def tcp_icmp_port_unreachable_connect():
+    """The stack's connect() to 10.0.0.1:5000 meets "port unreachable"
+    quoting its SYN (relative seq 0): the connect fails (ECONNREFUSED)."""
+    return [icmp_error(3, 3, our_segment(0, 5000, 0, flags=TCP_SYN))]
+
+
+def tcp_icmp_host_unreachable_connect():
+    """"Host unreachable" for the stack's SYN is soft (RFC 1122 §4.2.3.9):
+    the SYN goes on being retransmitted until the connection times out,
+    and reports EHOSTUNREACH."""
+    err = icmp_error(3, 1, our_segment(0, 5000, 0, flags=TCP_SYN), src=ROUTER)
+    return [err, (STEP_1S, err)] + [(STEP_10MIN, err)] * 9
+
+
+def tcp_icmp_unreachable_half_open():
+    """Port unreachable quoting the stack's SYN-ACK to a client: the
+    half-open connection goes away quietly."""
+    p = TcpPeer(40022, 80, 1)
+    return [p.syn(), icmp_error(3, 3, our_segment(80, 40022, 0, p.seq, TCP_SYN | TCP_ACK)),
+            p.seg(1)]
 
 
 def seeds():
@@ -360,6 +619,23 @@ def seeds():
         "tcp_abort": seed(tcp_ip, *tcp_close_request(b"R", 42003)),
         "tcp_syn_flood_cookie": seed(tcp_ip, *tcp_syn_flood_then_ack(), step=STEP_NONE),
         "tcp_out_of_order": seed(tcp_ip, *tcp_out_of_order()),
+        "tcp_no_timestamps": seed(tcp_ip, *tcp_handshake_and_echo(40002, SYN_OPTIONS_NO_TS)),
+        "tcp_no_options": seed(tcp_ip, *tcp_handshake_and_echo(40003, b"")),
+        "tcp_out_of_order_no_timestamps": seed(tcp_ip, *tcp_out_of_order(SYN_OPTIONS_NO_TS,
+                                                                         40004)),
+        "tcp_sack_recovery": seed(tcp_ip, *tcp_sack_recovery()),
+        "tcp_sack_after_timeout": seed(tcp_ip, *tcp_sack_after_timeout()),
+        "tcp_newreno_recovery": seed(tcp_ip, *tcp_newreno_recovery()),
+        "tcp_zero_window": seed(tcp_ip, *tcp_zero_window()),
+        "tcp_wscale_clamped": seed(tcp_ip, *tcp_wscale_clamped()),
+        "tcp_paws": seed(tcp_ip, *tcp_paws()),
+        "tcp_icmp_frag_needed": seed(tcp_ip, *tcp_icmp_frag_needed()),
+        "tcp_icmp_frag_needed_no_mtu": seed(tcp_ip, *tcp_icmp_frag_needed(0, 40023)),
+        "tcp_icmp_frag_needed_floor": seed(tcp_ip, *tcp_icmp_frag_needed(296, 40024)),
+        "tcp_icmp_soft_errors": seed(tcp_ip, *tcp_icmp_soft_errors()),
+        "tcp_icmp_port_unreachable_connect": seed(tcp_ip, *tcp_icmp_port_unreachable_connect()),
+        "tcp_icmp_host_unreachable_connect": seed(tcp_ip, *tcp_icmp_host_unreachable_connect()),
+        "tcp_icmp_unreachable_half_open": seed(tcp_ip, *tcp_icmp_unreachable_half_open()),
         "tcp_rst": seed(tcp_ip, ipv4(PROTO_TCP, tcp(40000, 80, 5, 0, TCP_RST))),
         "tcp_closed_port": seed(tcp_ip, ipv4(PROTO_TCP, tcp(40000, 81, 5, 0, TCP_SYN))),
         "udp": seed(LINK_IP, ipv4(PROTO_UDP, udp(40000, 7, b"echo me"))),
