@@ -36,6 +36,7 @@ enum {
     KEY_MTU,
     KEY_USER_TIMEOUT,
     KEY_KEEPALIVE,
+    KEY_RTO_MIN,
     KEY_IMPAIR,
     KEY_TAP,
     KEY_MAC,
@@ -69,6 +70,8 @@ static const struct cli_option tcp_options[] = {
      "fail a connection whose data stays unacknowledged MS ms"},
     {"keepalive", KEY_KEEPALIVE, "IDLE,INTVL,CNT",
      "probe an idle connection after IDLE s, every INTVL s; fail after CNT"},
+    {"rto-min", KEY_RTO_MIN, "MS",
+     "lower bound on the retransmission timeout, 1..60000 (default 1000)"},
     {0, 0, 0, 0},
 };
 
@@ -280,6 +283,15 @@ static int tcp_option(struct cli_stack_opts *so, int key, const char *arg, char 
         snprintf(err, errlen, "--user-timeout wants milliseconds, 1 or more, not '%s'", arg);
         return -1;
     }
+    if (key == KEY_RTO_MIN) {
+        if (cli_parse_uint(arg, 1, CLI_RTO_MIN_MAX_MS, &v) == 0) {
+            so->rto_min_ms = (unsigned)v;
+            return 0;
+        }
+        snprintf(err, errlen, "--rto-min wants milliseconds from 1 to %d, not '%s'",
+                 CLI_RTO_MIN_MAX_MS, arg);
+        return -1;
+    }
     if (parse_keepalive(so, arg) == 0)
         return 0;
     snprintf(err, errlen, "--keepalive wants IDLE,INTVL,CNT (seconds 1..32767, seconds "
@@ -289,7 +301,7 @@ static int tcp_option(struct cli_stack_opts *so, int key, const char *arg, char 
 
 static bool is_tcp_key(int key)
 {
-    return key == KEY_USER_TIMEOUT || key == KEY_KEEPALIVE;
+    return key == KEY_USER_TIMEOUT || key == KEY_KEEPALIVE || key == KEY_RTO_MIN;
 }
 
 /* ---- Observability option values --------------------------------------------- */

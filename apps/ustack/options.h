@@ -44,6 +44,9 @@ struct cli_stack_opts {
     unsigned keep_idle_s;      /* --keepalive IDLE,INTVL,CNT */
     unsigned keep_intvl_s;
     unsigned keep_cnt;
+    /* --rto-min MS: the stack's minimum RTO (cfg.tcp.rto_min_ms), for
+     * every connection; 0 keeps RFC 6298's 1 s. */
+    unsigned rto_min_ms;
 
     /* Observability, for commands with obs_options. */
     const char *trace_dir;     /* --trace DIR: a CSV trace per connection */
@@ -75,7 +78,7 @@ struct cli_command {
     const char *description; /* what the command does, may span lines */
     const struct cli_option *options; /* own options, ends with {0}; or NULL */
     bool stack_options;      /* accepts the shared stack options */
-    bool tcp_options;        /* accepts --user-timeout and --keepalive */
+    bool tcp_options;        /* accepts --user-timeout, --keepalive, --rto-min */
     bool obs_options;        /* accepts --trace, --ctl (long-running) */
     int min_operands, max_operands;
 };
@@ -109,6 +112,9 @@ struct cli_sockopt {
 #define CLI_TCP_SOCKOPTS_MAX 5
 size_t cli_tcp_sockopts(const struct cli_stack_opts *so,
                         struct cli_sockopt out[CLI_TCP_SOCKOPTS_MAX]);
+
+/* Largest --rto-min: the default maximum RTO (60 s). */
+#define CLI_RTO_MIN_MAX_MS 60000
 
 /* Strict decimal parser: the whole string, in [min, max]. 0 or -1. */
 int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);

@@ -216,6 +216,8 @@ static int open_stack(struct cli_session *s)
     cfg.netmask = s->opts.prefix_len ? ~(uint32_t)0 << (32 - s->opts.prefix_len) : 0;
     cfg.has_mac = s->opts.has_mac;
     memcpy(cfg.mac, s->opts.mac, sizeof(cfg.mac));
+    if (s->opts.rto_min_ms) /* --rto-min; otherwise RFC 6298's 1 s */
+        cfg.tcp.rto_min_ms = s->opts.rto_min_ms;
     if (s->pcap || s->opts.verbose >= 2) {
         cfg.tap = tap;
         cfg.tap_ctx = s;
