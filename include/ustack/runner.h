@@ -4,8 +4,10 @@
  * The core never reads a clock or waits; the runner does both for it. Each
  * iteration it
  *   1. reads frames from the link until the device is empty, at most
- *      `batch` of them (so a flood cannot starve timers), and feeds each to
- *      ustack_input() with the current monotonic time,
+ *      `batch` of them (so a flood cannot starve timers), and feeds them to
+ *      ustack_input() with the current monotonic time (read every few
+ *      frames), as one input batch: TCP answers each connection once, at
+ *      the end of the batch (ustack_input_batch_begin in ustack.h),
  *   2. runs the stack's timers (which also tells it the time),
  *   3. runs the callbacks of the application's own descriptors that are
  *      ready (ustack_runner_add_fd), then the after_io hook (where event-API

@@ -209,6 +209,19 @@ void ustack_free(struct ustack *st);
 void ustack_input(struct ustack *st, const void *frame, size_t len,
                   uint64_t now);
 
+/* Batched input, for a caller that reads several frames per wake-up (the
+ * runner does): frames given between ustack_input_batch_begin() and
+ * ustack_input_batch_end() are processed as they come, but what TCP would
+ * send in answer (the ACK owed every second segment, the data an ACK lets
+ * go) waits for the end of the batch and goes once per connection: one
+ * ACK for all the segments of a connection in the batch, one pass over
+ * its send window for all its ACKs. Duplicate ACKs for out-of-order text
+ * are never held (the sender counts them), nor are RSTs, SYN-ACKs and
+ * other control answers. Batches do not nest; end a batch before the
+ * application's own calls (timers may run inside one). */
+void ustack_input_batch_begin(struct ustack *st);
+void ustack_input_batch_end(struct ustack *st);
+
 /* Advance time: run every timer due at `now`. Returns the next deadline
  * (absolute, microseconds) or USTACK_NEVER. Call it after ustack_input and
  * after API calls too, since both can schedule work. */

@@ -246,21 +246,36 @@ pthread_mutex_t *ustack_runner_mutex(struct ustack_runner *r)
 
 /* ---- one iteration ------------------------------------------------------- */
 
-/* Feed up to `batch` frames to the stack. Returns 0 or the link's -errno. */
+/* Frames between two readings of the clock while draining: they were all
+ * queued before we woke, and reading it costs about as much as the IP
+ * layer's work on a frame. Timestamps stay within a few microseconds. */
+#define RUNNER_CLOCK_EVERY 8
+
+/* Feed up to `batch` frames to the stack, as one input batch: TCP answers
+ * each connection once, at the end (ustack_input_batch_begin). Returns 0
+ * or the link's -errno. */
 static int drain_link(struct ustack_runner *r)
 {
-    for (unsigned i = 0; i < r->batch; i++) {
+    int rc = 0;
+    unsigned i;
+    uint64_t now = 0;
+    ustack_input_batch_begin(r->st);
+    for (i = 0; i < r->batch; i++) {
         ssize_t n = ustack_link_recv(r->link, r->frame, RUNNER_FRAME_MAX);
-        if (n < 0)
-            return (int)n;
-        if (n == 0)
-            return 0;
-        ustack_input(r->st, r->frame, (size_t)n, ustack_clock_us());
+        if (n <= 0) {
+            rc = (int)n;
+            break;
+        }
+        if (i % RUNNER_CLOCK_EVERY == 0)
+            now = ustack_clock_us();
+        ustack_input(r->st, r->frame, (size_t)n, now);
     }
+    ustack_input_batch_end(r->st);
     /* Frames may remain; the link fd stays readable, so the next wait
      * returns at once, after timers had their turn. */
-    STAT_INC(r->st, link_rx_batch_limit);
-    return 0;
+    if (i == r->batch)
+        STAT_INC(r->st, link_rx_batch_limit);
+    return rc;
 }
 
 /* Run the callbacks of ready application descriptors; returns how many. */

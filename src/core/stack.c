@@ -174,6 +174,16 @@ void ustack_input(struct ustack *st, const void *frame, size_t len, uint64_t now
     }
 }
 
+void ustack_input_batch_begin(struct ustack *st)
+{
+    tcp_batch_begin(st);
+}
+
+void ustack_input_batch_end(struct ustack *st)
+{
+    tcp_batch_end(st);
+}
+
 uint64_t ustack_timer(struct ustack *st, uint64_t now)
 {
     advance_time(st, now);

@@ -42,6 +42,10 @@ void tcp_icmp_error(struct ustack *st, const struct icmp4_error *err);
 /* Run due timers; returns the next TCP deadline or USTACK_NEVER. */
 uint64_t tcp_timer(struct ustack *st, uint64_t now);
 
+/* ustack_input_batch_begin/end (tcp_batch.c): output waits for the end. */
+void tcp_batch_begin(struct ustack *st);
+void tcp_batch_end(struct ustack *st);
+
 /* A new connection block in CLOSED, with the configured default buffer
  * sizes, or NULL when the connection limit is reached. */
 struct tcp_conn *tcp_conn_create(struct ustack *st);

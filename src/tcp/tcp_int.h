@@ -348,6 +348,8 @@ struct tcp_conn {
     bool more_pending; /* the last send had USTACK_MSG_MORE */
     bool nodelay, reuse, linger_zero, keepalive; /* socket options */
     bool sndbuf_set;   /* SO_SNDBUF was set: no send buffer autotuning */
+    bool output_deferred; /* on the batch's list (tcp_batch.c) */
+    struct tcp_conn *deferred_next; /* ... its link */
     bool bound;        /* has a local port (in the bind table) */
     bool hashed;       /* in the four-tuple table */
 
@@ -400,11 +402,27 @@ struct tcp_state {
     bool debug_iss_set;            /* tcp_debug_set_next_iss() */
     uint32_t debug_iss;
 
+    /* Batched input (tcp_batch.c): connections whose output waits for
+     * the end of the batch, most recent first. */
+    bool batching;
+    struct tcp_conn *deferred;
+    /* The connection the last lookup found (tcp_conn.c): a bulk flow's
+     * segments find it without hashing. Always one in conn_hash, or NULL. */
+    struct tcp_conn *last_lookup;
+
     struct tcp_trace_sink trace;   /* tcp_trace.c */
 };
 
 #define TCP_LISTEN_BUCKETS 256
 #define TCP_BIND_BUCKETS 1024
+
+/* ---- tcp_batch.c --------------------------------------------------------- */
+
+/* Called first thing by tcp_output: during a batch, c's output waits for
+ * the batch's end unless it must go now. True when it was deferred. */
+bool tcp_output_defer(struct ustack *st, struct tcp_conn *c);
+/* c is going away: take it off the batch's list. */
+void tcp_batch_forget(struct ustack *st, struct tcp_conn *c);
 
 /* ---- tcp_conn.c ---------------------------------------------------------- */
 

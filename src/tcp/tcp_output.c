@@ -588,6 +588,8 @@ static void delay_ack(struct ustack *st, struct tcp_conn *c)
 
 void tcp_output(struct ustack *st, struct tcp_conn *c)
 {
+    if (tcp_output_defer(st, c)) /* batched input: at the batch's end */
+        return;
     /* As much as the windows allow: min(cwnd - in flight, the peer's
      * window), so a burst is at most one congestion window. */
     if (tcp_may_send(c->state) && tcp_sack_recovering(c))
