@@ -76,6 +76,8 @@
 
 #include "ustack/icmp.h"
 #include "ustack/socket.h"
+#include "ustack/tcp_info.h"
+#include "ustack/trace.h"
 #include "ustack/ustack.h"
 
 #define FUZZ_MTU 1500
@@ -142,7 +144,7 @@ struct services {
     int client;                /* the active open, -1 once closed */
     uint16_t client_port;      /* its local port, 0 if unknown */
     int conns[FUZZ_MAX_CONNS]; /* accepted connections, -1 when free */
-    unsigned echo_sum;
+    unsigned touch_sum;        /* what callbacks read, summed: ASan sees every byte */
 };
 
 /* Everything one input's run needs. */
@@ -554,6 +556,25 @@ static void on_echo_reply(void *ctx, uint32_t from, uint16_t id, uint16_t seq,
         *sum += p[i];
 }
 
+/* Trace rows of connections that asked for them (see set_options): format
+ * each as CSV, as a real sink would, and touch the text. */
+static void on_trace_row(void *ctx, const struct ustack_trace_row *row)
+{
+    char line[USTACK_TRACE_CSV_MAX];
+    unsigned *sum = ctx;
+    int n = ustack_trace_csv_row(row, line, sizeof(line));
+    for (int i = 0; i < n && i < (int)sizeof(line); i++)
+        *sum += (uint8_t)line[i];
+    *sum += (unsigned)strlen(ustack_trace_event_name(row->event));
+}
+
+/* What `ustack stat` shows, for every connection (at the end of a run). */
+static void on_conn_info(void *ctx, const struct ustack_tcp_info *info)
+{
+    unsigned *sum = ctx;
+    *sum += info->srtt_us + info->rttvar_us;
+}
+
 static struct sockaddr_in ipv4_sockaddr(uint32_t addr, uint16_t port)
 {
     struct sockaddr_in sa;
@@ -570,10 +591,13 @@ static struct sockaddr_in ipv4_sockaddr(uint32_t addr, uint16_t port)
  * an embedder would:
  *   - an echo reply handler (ping replies);
  *   - a TCP listener on port 80 whose connections echo what they receive
- *     and close when the peer does (or when asked, see echo_some);
+ *     and close when the peer does (or when asked, or set socket options
+ *     when asked: see echo_some);
  *   - one active open to 10.0.0.1:5000, made at the start, so SYN-SENT and
- *     the client side of the handshake are reachable too;
- *   - a UDP socket on port 7 that echoes datagrams to their sender.
+ *     the client side of the handshake are reachable too (it echoes too);
+ *   - a UDP socket on port 7 that echoes datagrams to their sender;
+ *   - a trace sink for connections that turn tracing on, and a walk over
+ *     every connection's information at the end.
  * A protocol added later opens its own endpoint here.
  */
 static void setup_services(struct ustack *st, struct services *sv)
@@ -581,7 +605,8 @@ static void setup_services(struct ustack *st, struct services *sv)
     memset(sv, 0, sizeof(*sv));
     for (int i = 0; i < FUZZ_MAX_CONNS; i++)
         sv->conns[i] = -1;
-    ustack_set_echo_reply_handler(st, on_echo_reply, &sv->echo_sum);
+    ustack_set_echo_reply_handler(st, on_echo_reply, &sv->touch_sum);
+    ustack_set_trace_sink(st, on_trace_row, &sv->touch_sum);
 
     struct sockaddr_in echo = ipv4_sockaddr(0, UDP_ECHO_PORT);
     sv->udp = ustack_socket(st, USTACK_SOCK_DGRAM);
@@ -611,11 +636,47 @@ static void setup_services(struct ustack *st, struct services *sv)
     }
 }
 
+/* A chunk "#LETTERS" sets socket options on its connection, one per
+ * letter, so the fuzzer reaches what only the API turns on: K keep-alive
+ * (1 s idle, 1 s apart, 2 probes), N NewReno congestion control, U a 3 s
+ * user timeout, D no Nagle, B 2 KiB buffers, T trace rows. Others are
+ * ignored. */
+static void set_options(struct ustack *st, int sd, const uint8_t *letters, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (letters[i]) {
+        case 'K':
+            ustack_setsockopt(st, sd, USTACK_TCP_KEEPIDLE, 1);
+            ustack_setsockopt(st, sd, USTACK_TCP_KEEPINTVL, 1);
+            ustack_setsockopt(st, sd, USTACK_TCP_KEEPCNT, 2);
+            ustack_setsockopt(st, sd, USTACK_SO_KEEPALIVE, 1);
+            break;
+        case 'N':
+            ustack_setsockopt(st, sd, USTACK_TCP_CONGESTION, USTACK_TCP_CC_NEWRENO);
+            break;
+        case 'U':
+            ustack_setsockopt(st, sd, USTACK_TCP_USER_TIMEOUT, 3000);
+            break;
+        case 'D':
+            ustack_setsockopt(st, sd, USTACK_TCP_NODELAY, 1);
+            break;
+        case 'B':
+            ustack_setsockopt(st, sd, USTACK_SO_SNDBUF, 2048);
+            ustack_setsockopt(st, sd, USTACK_SO_RCVBUF, 2048);
+            break;
+        case 'T':
+            ustack_setsockopt(st, sd, USTACK_TCP_TRACE, 1);
+            break;
+        }
+    }
+}
+
 /* Echo what arrived on sd; returns false once sd is finished (EOF, error,
  * or closed on request) and has been closed. The first byte of a chunk can
  * ask for the other ways a connection ends, so the fuzzer reaches them:
  * 'Q' half-closes (our FIN first: FIN-WAIT, TIME-WAIT), 'C' closes at once
- * (with unread data: RST), 'R' aborts (SO_LINGER zero: RST). */
+ * (with unread data: RST), 'R' aborts (SO_LINGER zero: RST); or it can
+ * set socket options ('#', see set_options). */
 static bool echo_some(struct ustack *st, int sd)
 {
     uint8_t buf[FUZZ_ECHO_CHUNK];
@@ -638,6 +699,9 @@ static bool echo_some(struct ustack *st, int sd)
     case 'C':
         ustack_close(st, sd);
         return false;
+    case '#':
+        set_options(st, sd, buf + 1, (size_t)n - 1);
+        return true;
     }
     /* Whatever does not fit the send buffer is dropped: this is a fuzzer,
      * not a correct echo server. */
@@ -687,6 +751,7 @@ static void run_services(struct ustack *st, struct services *sv)
 
 static void close_services(struct ustack *st, struct services *sv)
 {
+    ustack_tcp_connections(st, on_conn_info, &sv->touch_sum);
     for (int i = 0; i < FUZZ_MAX_CONNS; i++)
         if (sv->conns[i] >= 0)
             ustack_close(st, sv->conns[i]);

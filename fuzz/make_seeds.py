@@ -413,12 +413,16 @@ def tcp_established(sport, syn_options=SYN_OPTIONS, isn=1, window=65535):
     return p, [p.syn(), p.seg(1)]
 
 
-def tcp_sack_recovery():
+def tcp_sack_recovery(options=None, sport=40010):
     """The stack sends a flight (the echo of six full segments), the peer
     loses its first segment and reports the rest in SACK blocks: three
     duplicate ACKs start SACK loss recovery (RFC 6675), a partial ACK
-    leaves a second hole, a full ACK ends recovery."""
-    p, frames = tcp_established(40010)
+    leaves a second hole, a full ACK ends recovery. With options, the
+    connection first sets those socket options (see tcp_options_request)."""
+    if options:
+        p, frames = tcp_options_request(options, sport)
+    else:
+        p, frames = tcp_established(sport)
     n = 6
     frames += [p.seg(1, TCP_ACK | TCP_PSH, bytes([0x61 + i]) * TS_MSS) for i in range(n)]
     seg = lambda i: 1 + i * TS_MSS  # where the stack's segment i starts
@@ -494,6 +498,62 @@ def tcp_paws():
                (STEP_1MS, p.seg(9)),
                p.seg(9, TCP_RST, ts=False)]
     return frames
+
+
+TICK = b""  # an empty frame: the stack drops it, but time moves and timers run
+
+
+def tcp_options_request(letters, sport):
+    """A connection whose first chunk asks the echo service to set socket
+    options ("#" and letters, see set_options in fuzz_input.c), and the
+    frames so far; the chunk is not echoed."""
+    p, frames = tcp_established(sport)
+    return p, frames + [p.seg(1, TCP_ACK | TCP_PSH, b"#" + letters)]
+
+
+def tcp_keepalive():
+    """Keep-alive (RFC 1122 §4.2.3.6) after one second idle: the first probe
+    is answered, the next ones are not, and the connection fails."""
+    p, frames = tcp_options_request(b"K", 40030)
+    return frames + [(STEP_1S, TICK), (STEP_1MS, p.seg(1)), (STEP_1S, TICK),
+                     (STEP_1S, TICK), (STEP_1S, TICK), (STEP_1S, TICK)]
+
+
+def tcp_user_timeout():
+    """A 3 s user timeout: the echo goes unacknowledged and the connection
+    fails before the retry count would end it."""
+    p, frames = tcp_options_request(b"UD", 40031)
+    return frames + [p.seg(1, TCP_ACK | TCP_PSH, b"never acked\n")] + \
+        [(STEP_1S, TICK)] * 5
+
+
+def tcp_small_buffers():
+    """2 KiB buffers asked for on a live connection: the receive side keeps
+    the window it offered (no retraction), the send side takes 2 KiB, so
+    the echo of 4000 bytes stops at 2048 (the harness drops the rest)."""
+    p, frames = tcp_options_request(b"B", 40032)
+    chunk = b"s" * 1000
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, chunk) for _ in range(4)]
+    return frames + [(STEP_1MS, p.seg(1 + len(chunk))), (STEP_1MS, p.seg(1 + 2048)),
+                     p.seg(1 + 2048, TCP_ACK | TCP_FIN), (STEP_1MS, p.seg(2 + 2048))]
+
+
+def tcp_fin_wait_2_timeout():
+    """The echo service closes ("C"); the peer acknowledges the FIN but
+    never sends its own: the orphaned FIN-WAIT-2 connection times out."""
+    p, frames = tcp_established(40033)
+    return frames + [p.seg(1, TCP_ACK | TCP_PSH, b"C"), (STEP_1MS, p.seg(2)),
+                     (STEP_10MIN, TICK)]
+
+
+def tcp_delayed_ack():
+    """After a half-close ("Q") the service has nothing to send back: the
+    peer's further data is acknowledged by the delayed-ACK timer."""
+    p, frames = tcp_established(40034)
+    return frames + [p.seg(1, TCP_ACK | TCP_PSH, b"Q"), (STEP_1MS, p.seg(2)),
+                     p.seg(2, TCP_ACK | TCP_PSH, b"more"), (STEP_1S, TICK),
+                     p.seg(2, TCP_ACK | TCP_PSH, b"and more"), (STEP_1S, TICK),
+                     p.seg(2, TCP_ACK | TCP_FIN), (STEP_1S, p.seg(2))]
 
 
 def icmp_error(type_, code, quoted_segment, info=0, src=PEER, total_len=None, quote=None):
@@ -629,6 +689,12 @@ def seeds():
         "tcp_zero_window": seed(tcp_ip, *tcp_zero_window()),
         "tcp_wscale_clamped": seed(tcp_ip, *tcp_wscale_clamped()),
         "tcp_paws": seed(tcp_ip, *tcp_paws()),
+        "tcp_sack_recovery_newreno_traced": seed(tcp_ip, *tcp_sack_recovery(b"NT", 40016)),
+        "tcp_keepalive": seed(tcp_ip, *tcp_keepalive()),
+        "tcp_user_timeout": seed(tcp_ip, *tcp_user_timeout()),
+        "tcp_small_buffers": seed(tcp_ip, *tcp_small_buffers()),
+        "tcp_fin_wait_2_timeout": seed(tcp_ip, *tcp_fin_wait_2_timeout()),
+        "tcp_delayed_ack": seed(tcp_ip, *tcp_delayed_ack()),
         "tcp_icmp_frag_needed": seed(tcp_ip, *tcp_icmp_frag_needed()),
         "tcp_icmp_frag_needed_no_mtu": seed(tcp_ip, *tcp_icmp_frag_needed(0, 40023)),
         "tcp_icmp_frag_needed_floor": seed(tcp_ip, *tcp_icmp_frag_needed(296, 40024)),
