@@ -6,6 +6,10 @@
  *   byte 0        flags:
  *                   bit 0  Ethernet link (TAP) instead of bare IP (TUN)
  *                   bit 1  relative TCP numbers (see "Relative TCP" below)
+ *                   bit 2  batched input: a record whose time step is 0
+ *                          joins the batch of the record before it
+ *                          (ustack_input_batch_begin/end, as the runner
+ *                          feeds what one wake-up read)
  *                 other bits are reserved (ignored)
  *   then records, until the input ends:
  *     1 byte      time step before this frame (see time_step())
@@ -14,7 +18,8 @@
  *
  * For each record the harness advances virtual time, runs the timers, feeds
  * the frame to ustack_input(), lets the application side react (see
- * "Services"), runs the timers again and drains whatever the stack sent. At
+ * "Services"), runs the timers again and drains whatever the stack sent
+ * (with batched input, services and timers wait for the batch's end). At
  * the end it closes every socket and jumps an hour ahead so every pending
  * timer fires.
  *
@@ -92,6 +97,7 @@
 
 #define FLAG_ETHERNET 0x1
 #define FLAG_RELATIVE_TCP 0x2
+#define FLAG_BATCHED 0x4
 
 #define OUR_ADDR 0x0a000002u    /* 10.0.0.2, the seeds' destination */
 #define OUR_NETMASK 0xffffff00u
@@ -826,6 +832,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct fuzz_run run; /* static: zeroed below, keeps the stack frame small */
     memset(&run, 0, sizeof(run));
     run.relative_tcp = data[0] & FLAG_RELATIVE_TCP;
+    bool batched = data[0] & FLAG_BATCHED;
     static int trace = -1;
     if (trace < 0)
         trace = getenv("FUZZ_INPUT_TRACE") != NULL;
@@ -845,9 +852,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     uint64_t now = 0;
     size_t pos = 1;
+    bool in_batch = false;
     while (pos < size) {
         now += time_step(data[pos++]);
-        run_timers(&run, now);
+        if (!in_batch)
+            run_timers(&run, now);
         size_t len = 0;
         if (pos + 2 <= size) {
             len = get16(data + pos);
@@ -857,9 +866,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (len > size - pos)
             len = size - pos;
+        if (batched && !in_batch) {
+            ustack_input_batch_begin(run.st);
+            in_batch = true;
+        }
         input_frame(&run, data + pos, len, now);
         pos += len;
         drain(&run);
+        /* A next record with no time step joins the batch: no timers are
+         * due, and the application waits for the batch's end, as the
+         * runner's does. */
+        if (in_batch && pos < size && data[pos] == 0)
+            continue;
+        if (in_batch) {
+            ustack_input_batch_end(run.st);
+            in_batch = false;
+            drain(&run);
+        }
         run_services(run.st, &run.sv);
         run_timers(&run, now);
     }

@@ -39,6 +39,7 @@ UNASSIGNED_PROTO = 253  # RFC 3692 experimental
 
 LINK_IP, LINK_ETHERNET = 0, 1
 RELATIVE_TCP = 2          # flag bit: see the docstring
+BATCHED = 4               # flag bit: records with time step 0 join a batch
 STEP_NONE = 0x00          # time step bytes, see time_step() in fuzz_input.c
 STEP_1MS = 0x41
 STEP_1S = 0x8A            # 10 x 100 ms
@@ -413,12 +414,13 @@ def tcp_established(sport, syn_options=SYN_OPTIONS, isn=1, window=65535):
     return p, [p.syn(), p.seg(1)]
 
 
-def tcp_sack_recovery(options=None, sport=40010):
+def tcp_sack_recovery(options=None, sport=40010, ack_step=STEP_1MS):
     """The stack sends a flight (the echo of six full segments), the peer
     loses its first segment and reports the rest in SACK blocks: three
     duplicate ACKs start SACK loss recovery (RFC 6675), a partial ACK
     leaves a second hole, a full ACK ends recovery. With options, the
-    connection first sets those socket options (see tcp_options_request)."""
+    connection first sets those socket options (see tcp_options_request);
+    ack_step STEP_NONE puts the duplicate ACKs in one batch (BATCHED)."""
     if options:
         p, frames = tcp_options_request(options, sport)
     else:
@@ -427,9 +429,9 @@ def tcp_sack_recovery(options=None, sport=40010):
     frames += [p.seg(1, TCP_ACK | TCP_PSH, bytes([0x61 + i]) * TS_MSS) for i in range(n)]
     seg = lambda i: 1 + i * TS_MSS  # where the stack's segment i starts
     frames += [p.seg(1, sack=[(seg(1), seg(2))]),
-               p.seg(1, sack=[(seg(1), seg(3))]),
-               p.seg(1, sack=[(seg(1), seg(3)), (seg(4), seg(5))]),
-               p.seg(1, sack=[(seg(1), seg(3)), (seg(4), seg(6))]),
+               (ack_step, p.seg(1, sack=[(seg(1), seg(3))])),
+               (ack_step, p.seg(1, sack=[(seg(1), seg(3)), (seg(4), seg(5))])),
+               (ack_step, p.seg(1, sack=[(seg(1), seg(3)), (seg(4), seg(6))])),
                p.seg(seg(3), sack=[(seg(4), seg(6))]),
                p.seg(seg(n), TCP_ACK | TCP_FIN),
                (STEP_1MS, p.seg(seg(n) + 1))]
@@ -554,6 +556,30 @@ def tcp_delayed_ack():
                      p.seg(2, TCP_ACK | TCP_PSH, b"more"), (STEP_1S, TICK),
                      p.seg(2, TCP_ACK | TCP_PSH, b"and more"), (STEP_1S, TICK),
                      p.seg(2, TCP_ACK | TCP_FIN), (STEP_1S, p.seg(2))]
+
+
+def tcp_batched():
+    """Batched input (flag BATCHED: frames with time step 0 join the batch
+    of the frame before): four data segments in one batch get one ACK; the
+    echo's first segment is acknowledged in a batch with more data, and
+    what the ACK lets go and the ACK the data owes wait for the batch's end;
+    an out-of-order segment in a batch is answered at once (a duplicate
+    ACK), then the hole is filled and the connection closes in one batch."""
+    p, frames = tcp_established(40035)
+    chunk = b"b" * 500
+    frames += [p.seg(1, TCP_ACK | TCP_PSH, chunk)]
+    frames += [(STEP_NONE, p.seg(1, TCP_ACK | TCP_PSH, chunk)) for _ in range(3)]
+    # The echo: 1448 bytes, then (Nagle) the other 552 once that is acked.
+    frames += [(STEP_1MS, p.seg(1 + TS_MSS)),
+               (STEP_NONE, p.seg(1 + TS_MSS, TCP_ACK | TCP_PSH, b"tail\n")),
+               (STEP_1MS, p.seg(1 + 2000))]
+    hole = p.seq
+    frames += [(STEP_1MS, p.seg(1 + 2005, TCP_ACK | TCP_PSH, b"late\n", seq=hole + 5)),
+               (STEP_NONE, p.seg(1 + 2005, TCP_ACK | TCP_PSH, b"5 by\n")),
+               (STEP_1MS, p.seg(1 + 2015, seq=hole + 10)),
+               (STEP_NONE, p.seg(1 + 2015, TCP_ACK | TCP_FIN, seq=hole + 10)),
+               (STEP_1MS, p.seg(1 + 2016, seq=hole + 11))]
+    return frames
 
 
 def icmp_error(type_, code, quoted_segment, info=0, src=PEER, total_len=None, quote=None):
@@ -695,6 +721,9 @@ def seeds():
         "tcp_small_buffers": seed(tcp_ip, *tcp_small_buffers()),
         "tcp_fin_wait_2_timeout": seed(tcp_ip, *tcp_fin_wait_2_timeout()),
         "tcp_delayed_ack": seed(tcp_ip, *tcp_delayed_ack()),
+        "tcp_batched": seed(tcp_ip | BATCHED, *tcp_batched()),
+        "tcp_sack_recovery_batched": seed(tcp_ip | BATCHED, *tcp_sack_recovery(
+            sport=40017, ack_step=STEP_NONE)),
         "tcp_icmp_frag_needed": seed(tcp_ip, *tcp_icmp_frag_needed()),
         "tcp_icmp_frag_needed_no_mtu": seed(tcp_ip, *tcp_icmp_frag_needed(0, 40023)),
         "tcp_icmp_frag_needed_floor": seed(tcp_ip, *tcp_icmp_frag_needed(296, 40024)),
