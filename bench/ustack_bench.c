@@ -10,7 +10,10 @@
  *
  *   ustack_bench --netns NS [--ifname IF] [--kernel-addr A.B.C.D/LEN]
  *                [--addr A.B.C.D] [--max-conns N] [--batch FRAMES]
- *                [--status FILE]
+ *                [--busy-poll USEC] [--status FILE]
+ *
+ * --busy-poll USEC turns on the runner's busy polling (off by default; see
+ * ustack_runner_set_busy_poll): the benchmark's "busy poll" rows use it.
  *
  * With --status, FILE is rewritten four times a second with the number of
  * TCP connections ustack holds: "active N" (neither listening nor in
@@ -299,7 +302,7 @@ static int start_status(struct bench *b)
 
 struct args {
     const char *netns, *ifname, *kernel_cidr, *addr, *status;
-    unsigned max_conns, batch;
+    unsigned max_conns, batch, busy_poll_us;
 };
 
 static int open_listener(struct bench *b, enum service svc, uint16_t port)
@@ -334,6 +337,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->max_conns = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "--batch"))
             a->batch = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--busy-poll"))
+            a->busy_poll_us = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "--status"))
             a->status = v;
         else
@@ -379,7 +384,8 @@ int main(int argc, char **argv)
     struct args a;
     if (parse_args(argc, argv, &a) < 0) {
         fprintf(stderr, "usage: ustack_bench --netns NS [--ifname IF] [--kernel-addr A/LEN] "
-                        "[--addr A] [--max-conns N] [--batch FRAMES] [--status FILE]\n");
+                        "[--addr A] [--max-conns N] [--batch FRAMES] [--busy-poll USEC] "
+                        "[--status FILE]\n");
         return 2;
     }
     static struct bench b;
@@ -396,6 +402,7 @@ int main(int argc, char **argv)
     }
     if (a.batch)
         ustack_runner_set_batch(b.runner, a.batch);
+    ustack_runner_set_busy_poll(b.runner, a.busy_poll_us);
     if (open_listener(&b, SVC_SINK, BENCH_PORT_SINK) < 0 ||
         open_listener(&b, SVC_SOURCE, BENCH_PORT_SOURCE) < 0 ||
         open_listener(&b, SVC_ECHO, BENCH_PORT_ECHO) < 0)

@@ -14,7 +14,9 @@
  *      applications do their work), then asks the stack for its next
  *      deadline,
  *   4. sleeps in epoll until a descriptor is ready, the deadline passes, or
- *      someone calls ustack_runner_wake()/ustack_runner_stop().
+ *      someone calls ustack_runner_wake()/ustack_runner_stop(); with busy
+ *      polling on (ustack_runner_set_busy_poll), it first spins on
+ *      non-blocking epoll checks for a while.
  *
  * A link with a poll op (ustack_link_ops.poll: the impairment decorator of
  * ustack/impair.h holds frames for later) is polled at the end of each
@@ -92,6 +94,17 @@ void ustack_runner_set_after_io(struct ustack_runner *r, ustack_runner_hook_fn f
 
 /* Frames read per iteration, 1..USTACK_RUNNER_MAX_BATCH (clamped). */
 void ustack_runner_set_batch(struct ustack_runner *r, unsigned frames);
+
+/* Busy polling, off (0) by default: before going to sleep the runner keeps
+ * checking its descriptors without blocking for up to usec microseconds
+ * (never past the stack's next deadline), so a frame or a wake-up that
+ * comes within that window is handled without the cost of waking a
+ * sleeping thread (an inter-processor interrupt and a scheduler round
+ * trip: tens of microseconds in a VM). It trades a core's time for latency,
+ * as SO_BUSY_POLL does for kernel sockets: after every burst of work the
+ * thread spins usec more. Clamped to USTACK_RUNNER_MAX_BUSY_POLL_US. */
+#define USTACK_RUNNER_MAX_BUSY_POLL_US 1000000
+void ustack_runner_set_busy_poll(struct ustack_runner *r, unsigned usec);
 
 /* Take/release the stack lock from a thread other than the runner's.
  * Taking it also brings the stack's clock to the present (running timers

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/bytes.h"
@@ -383,5 +384,56 @@ TEST(runner_batch_is_clamped)
     CHECK_EQ(peer_read(&t, got, sizeof(got)), len);
     ustack_runner_stop(t.r);
     pthread_join(th, NULL);
+    rt_close(&t);
+}
+
+/* CPU time the runner thread th has used, microseconds. */
+static uint64_t thread_cpu_us(pthread_t th)
+{
+    clockid_t id;
+    struct timespec ts;
+    if (pthread_getcpuclockid(th, &id) != 0 || clock_gettime(id, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Busy polling: after a frame the runner keeps checking (spending CPU)
+ * for the window, then sleeps (spending none); frames that come during or
+ * after the window are answered, and stop() ends the spinning at once. */
+TEST(runner_busy_poll_spins_for_the_window_then_sleeps)
+{
+    struct rt t;
+    REQUIRE(rt_open(&t) == 0);
+    ustack_runner_set_busy_poll(t.r, 400000); /* 400 ms */
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, run_thread, &t) == 0);
+    uint8_t f[256], got[256];
+    size_t len = echo_request(f, 1, 10);
+    REQUIRE(send(t.peer, f, len, 0) == (ssize_t)len);
+    CHECK_EQ(peer_read(&t, got, sizeof(got)), len);
+    /* Inside the window: spinning. Even on a busy machine the thread gets
+     * a good part of 200 ms of CPU. */
+    uint64_t c0 = thread_cpu_us(th);
+    usleep(200000);
+    uint64_t spun = thread_cpu_us(th) - c0;
+    CHECK(spun > 20000);
+    /* A frame inside the window is answered. */
+    len = echo_request(f, 2, 10);
+    REQUIRE(send(t.peer, f, len, 0) == (ssize_t)len);
+    CHECK_EQ(peer_read(&t, got, sizeof(got)), len);
+    /* Long after the window (400 ms from the last frame): asleep. */
+    usleep(600000);
+    c0 = thread_cpu_us(th);
+    usleep(200000);
+    uint64_t slept = thread_cpu_us(th) - c0;
+    CHECK(slept < 20000);
+    /* A frame wakes it as usual, and stop() ends the next spin at once. */
+    len = echo_request(f, 3, 10);
+    REQUIRE(send(t.peer, f, len, 0) == (ssize_t)len);
+    CHECK_EQ(peer_read(&t, got, sizeof(got)), len);
+    uint64_t stop_at = ustack_clock_us();
+    ustack_runner_stop(t.r);
+    pthread_join(th, NULL);
+    CHECK(ustack_clock_us() - stop_at < 200000);
     rt_close(&t);
 }
