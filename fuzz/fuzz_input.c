@@ -43,8 +43,9 @@
  * a SACK block that names data the stack sent, or the sequence number an
  * ICMP error must quote to be believed (RFC 5927 §4.1). With flag bit 1,
  * the harness remembers, per connection, the ISN of every SYN the stack
- * sends and the TSval of the last segment it sent, and on the IP link it
- * turns the numbers of each incoming IPv4 frame from relative to absolute:
+ * sends and the TSval of the last segment it sent, and it turns the
+ * numbers of each incoming IPv4 packet (on either link) from relative to
+ * absolute:
  *   - a TCP segment to us: destination port 0 becomes the port of the
  *     stack's own active open; with the ACK bit, the ISN is added to the
  *     acknowledgment number and to both edges of every SACK block, and the
@@ -420,6 +421,14 @@ static void check_arp_packet(const uint8_t *p, size_t len)
         fuzz_fail("ARP target MAC is a group address", p, len);
 }
 
+/* A checked IPv4 packet the stack sent: traced, and noted for relative TCP. */
+static void note_ipv4_output(struct fuzz_run *run, const uint8_t *ip, size_t len)
+{
+    if (run->trace)
+        trace_frame("out", ip, len);
+    note_tcp_output(run, ip, len);
+}
+
 static void check_output(struct fuzz_run *run, const uint8_t *f, size_t len)
 {
     if (run->peer->kind == USTACK_LINK_IP) {
@@ -428,18 +437,17 @@ static void check_output(struct fuzz_run *run, const uint8_t *f, size_t len)
         if (len > 0 && f[0] >> 4 == 6)
             return; /* IPv6: no checks yet */
         check_ipv4_packet(f, len);
-        if (run->trace)
-            trace_frame("out", f, len);
-        note_tcp_output(run, f, len);
+        note_ipv4_output(run, f, len);
         return;
     }
     if (len < ETH_HEADER_LEN || len > FUZZ_MTU + ETH_HEADER_LEN)
         fuzz_fail("bad Ethernet frame length", f, len);
     if (memcmp(f + 6, OUR_MAC, 6) != 0)
         fuzz_fail("Ethernet source is not our MAC", f, len);
-    if (get16(f + 12) == ETHERTYPE_IPV4)
+    if (get16(f + 12) == ETHERTYPE_IPV4) {
         check_ipv4_packet(f + ETH_HEADER_LEN, len - ETH_HEADER_LEN);
-    else if (get16(f + 12) == ETHERTYPE_ARP)
+        note_ipv4_output(run, f + ETH_HEADER_LEN, len - ETH_HEADER_LEN);
+    } else if (get16(f + 12) == ETHERTYPE_ARP)
         check_arp_packet(f + ETH_HEADER_LEN, len - ETH_HEADER_LEN);
     else
         fuzz_fail("EtherType neither IPv4 nor ARP", f, len);
@@ -815,10 +823,18 @@ static void input_frame(struct fuzz_run *run, const uint8_t *data, size_t len,
     if (!frame)
         return;
     memcpy(frame, data, len);
-    if (run->relative_tcp && run->link->kind == USTACK_LINK_IP)
-        make_absolute(run, frame, len);
-    if (run->trace && run->link->kind == USTACK_LINK_IP)
-        trace_frame("in ", frame, len);
+    /* The IPv4 packet in the frame, if there is one. */
+    uint8_t *ip = frame;
+    size_t ip_len = len;
+    if (run->link->kind == USTACK_LINK_ETHERNET) {
+        bool ipv4 = len >= ETH_HEADER_LEN && get16(frame + 12) == ETHERTYPE_IPV4;
+        ip = ipv4 ? frame + ETH_HEADER_LEN : NULL;
+        ip_len = ipv4 ? len - ETH_HEADER_LEN : 0;
+    }
+    if (ip && run->relative_tcp)
+        make_absolute(run, ip, ip_len);
+    if (ip && run->trace)
+        trace_frame("in ", ip, ip_len);
     ustack_input(run->st, frame, len, now);
     free(frame);
 }

@@ -582,6 +582,21 @@ def tcp_batched():
     return frames
 
 
+def on_ethernet(frames):
+    """IPv4 seed frames (some (step, frame) pairs) in Ethernet frames."""
+    return [(f[0], eth_ip(f[1])) if isinstance(f, tuple) else eth_ip(f) for f in frames]
+
+
+def tcp_over_ethernet():
+    """TCP on a TAP link: the peer's ARP request teaches the stack its MAC
+    (RFC 826: the target learns the sender), then a handshake, echo and
+    close as on the IP link, and the far end of the active open, whose
+    SYN waited for the ARP reply."""
+    learn = ethernet(ETHERTYPE_ARP, arp_request())
+    return [learn] + on_ethernet(tcp_handshake_and_echo(40006)) + \
+        [arp_reply()] + on_ethernet(tcp_active_open())
+
+
 def icmp_error(type_, code, quoted_segment, info=0, src=PEER, total_len=None, quote=None):
     """An ICMP error about a TCP segment the stack sent (from 10.0.0.2 to
     the peer), quoting the IP header and `quote` bytes of the segment
@@ -722,6 +737,7 @@ def seeds():
         "tcp_fin_wait_2_timeout": seed(tcp_ip, *tcp_fin_wait_2_timeout()),
         "tcp_delayed_ack": seed(tcp_ip, *tcp_delayed_ack()),
         "tcp_batched": seed(tcp_ip | BATCHED, *tcp_batched()),
+        "tcp_over_ethernet": seed(LINK_ETHERNET | RELATIVE_TCP, *tcp_over_ethernet()),
         "tcp_sack_recovery_batched": seed(tcp_ip | BATCHED, *tcp_sack_recovery(
             sport=40017, ack_step=STEP_NONE)),
         "tcp_icmp_frag_needed": seed(tcp_ip, *tcp_icmp_frag_needed()),
