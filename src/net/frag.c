@@ -67,12 +67,6 @@
 #define UNITS ((MAX_PAYLOAD + 7) / 8 + 1)
 #define WORDS ((UNITS + 63) / 64)
 
-/* Offsets in the IPv4 header (RFC 791 §3.1). */
-#define IP4_OFF_TOTAL_LEN 2
-#define IP4_OFF_ID 4
-#define IP4_OFF_FRAG 6
-#define IP4_OFF_CHECKSUM 10
-
 struct reasm {
     bool used;
     bool have_first, have_last;  /* fragment zero / the one without MF */
@@ -453,7 +447,8 @@ static void deliver(struct ustack *st, struct reasm *d)
     put_be16(w + IP4_OFF_CHECKSUM, cksum_finish(cksum_add(0, w, hl)));
     struct ip4_rx rx = {
         .src = d->src, .dst = d->dst, .proto = d->proto,
-        .ttl = w[8], .tos = w[1], .dst_broadcast = d->dst_broadcast,
+        .ttl = w[IP4_OFF_TTL], .tos = w[IP4_OFF_TOS],
+        .dst_broadcast = d->dst_broadcast,
         .hdr = w, .hdr_len = hl, .payload = w + hl, .payload_len = d->total,
         .frag = 0,
     };
@@ -550,7 +545,8 @@ static void send_time_exceeded(struct ustack *st, const struct reasm *d)
     copy_out(st->frag, d, quote + hl, 0, n);
     struct ip4_rx rx = {
         .src = d->src, .dst = d->dst, .proto = d->proto,
-        .ttl = quote[8], .tos = quote[1], .dst_broadcast = d->dst_broadcast,
+        .ttl = quote[IP4_OFF_TTL], .tos = quote[IP4_OFF_TOS],
+        .dst_broadcast = d->dst_broadcast,
         .hdr = quote, .hdr_len = hl, .payload = quote + hl, .payload_len = n,
         .frag = get_be16(quote + IP4_OFF_FRAG),
     };

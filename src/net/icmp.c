@@ -3,11 +3,13 @@
  *
  * We answer echo requests, pass echo replies to the ping API, count the
  * errors other hosts send us and hand them to the transport that sent the
- * packet they quote (TCP, UDP), and send destination unreachable errors when IP or a transport
- * has nowhere to deliver a packet.
+ * packet they quote (TCP, UDP), and send destination unreachable errors
+ * when IP or a transport has nowhere to deliver a packet (and time exceeded
+ * when reassembly gives up, src/net/frag.c).
  */
 #include "net/icmp.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "core/bytes.h"
@@ -16,12 +18,6 @@
 #include "net/ipv4.h"
 #include "tcp/tcp.h"
 #include "udp/udp.h"
-
-/* Field offsets in the ICMP header. */
-#define ICMP_OFF_TYPE 0
-#define ICMP_OFF_CODE 1
-#define ICMP_OFF_CHECKSUM 2
-#define ICMP_OFF_INFO 4
 
 /* RFC 1812 §4.3.2.3: an error quotes as much of the offending packet as
  * fits in a 576-byte IP packet, the size every host must accept. RFC 792
@@ -51,18 +47,49 @@ static void deliver_error_to_transport(struct ustack *st,
  * RFC 792 promises the header plus 8 bytes of the transport header. */
 static bool parse_quote(const uint8_t *q, size_t len, struct icmp4_error *err)
 {
-    if (len < IPV4_HDR_MIN || q[0] >> 4 != 4)
+    if (len < IPV4_HDR_MIN || q[IP4_OFF_VER_IHL] >> 4 != 4)
         return false;
-    size_t hdr_len = (size_t)(q[0] & 0x0f) * 4;
+    size_t hdr_len = (size_t)(q[IP4_OFF_VER_IHL] & 0x0f) * 4;
     if (hdr_len < IPV4_HDR_MIN || len < hdr_len + 8)
         return false;
-    err->proto = q[9];
-    err->quoted_total_len = get_be16(q + 2);
-    err->src = get_be32(q + 12);
-    err->dst = get_be32(q + 16);
+    err->proto = q[IP4_OFF_PROTO];
+    err->quoted_total_len = get_be16(q + IP4_OFF_TOTAL_LEN);
+    err->src = get_be32(q + IP4_OFF_SRC);
+    err->dst = get_be32(q + IP4_OFF_DST);
     err->transport = q + hdr_len;
     err->transport_len = len - hdr_len;
     return true;
+}
+
+static int unreach_errno(uint8_t code)
+{
+    switch (code) {
+    case ICMP_UNREACH_NET:
+    case ICMP_UNREACH_NET_UNKNOWN:
+    case ICMP_UNREACH_NET_PROHIBITED:
+    case ICMP_UNREACH_NET_TOS:
+        return ENETUNREACH;
+    case ICMP_UNREACH_PROTOCOL:
+        return ENOPROTOOPT;
+    case ICMP_UNREACH_PORT:
+        return ECONNREFUSED;
+    case ICMP_UNREACH_FRAG_NEEDED:
+        return EMSGSIZE;
+    default:
+        return EHOSTUNREACH; /* host (1), source route (5), the others */
+    }
+}
+
+int icmp4_error_errno(const struct icmp4_error *err)
+{
+    switch (err->type) {
+    case ICMP_DEST_UNREACH:
+        return unreach_errno(err->code);
+    case ICMP_PARAM_PROBLEM:
+        return EPROTO;
+    default:
+        return EHOSTUNREACH; /* time exceeded: the route loops or is long */
+    }
 }
 
 /* Destination unreachable, time exceeded, parameter problem: errors about

@@ -24,12 +24,17 @@ struct ip4_rx;
 #define ICMP_ADDRESS_MASK 17
 #define ICMP_ADDRESS_MASK_REPLY 18
 
-/* Destination unreachable codes (RFC 792, RFC 1191). */
+/* Destination unreachable codes (RFC 792, RFC 1191, RFC 1122 §3.2.2.1,
+ * RFC 1812 §5.2.7.1). */
 #define ICMP_UNREACH_NET 0
 #define ICMP_UNREACH_HOST 1
 #define ICMP_UNREACH_PROTOCOL 2
 #define ICMP_UNREACH_PORT 3
 #define ICMP_UNREACH_FRAG_NEEDED 4
+#define ICMP_UNREACH_SRC_ROUTE 5
+#define ICMP_UNREACH_NET_UNKNOWN 6
+#define ICMP_UNREACH_NET_PROHIBITED 9
+#define ICMP_UNREACH_NET_TOS 11
 
 /* Time exceeded codes (RFC 792). */
 #define ICMP_TIMXCEED_TTL 0
@@ -38,6 +43,12 @@ struct ip4_rx;
 /* Every ICMP message starts with type, code, checksum and 4 more bytes
  * (identifier + sequence for echo, unused or next-hop MTU for errors). */
 #define ICMP_HDR_LEN 8
+#define ICMP_OFF_TYPE 0
+#define ICMP_OFF_CODE 1
+#define ICMP_OFF_CHECKSUM 2
+#define ICMP_OFF_INFO 4     /* errors: unused, or the next-hop MTU */
+#define ICMP_OFF_ECHO_ID 4  /* echo: identifier */
+#define ICMP_OFF_ECHO_SEQ 6 /* echo: sequence number */
 
 /* Handle a received ICMP message (ip->payload). */
 void icmp4_input(struct ustack *st, const struct ip4_rx *ip);
@@ -69,6 +80,14 @@ struct icmp4_error {
     const uint8_t *transport;  /* start of the quoted transport header */
     size_t transport_len;      /* bytes available there, at least 8 */
 };
+
+/* The errno a received error means for the socket that sent the quoted
+ * packet, the same choice for TCP and UDP (and as Linux's): ENETUNREACH for
+ * the network codes, ENOPROTOOPT for protocol and ECONNREFUSED for port
+ * unreachable, EMSGSIZE for fragmentation needed, EHOSTUNREACH for host
+ * unreachable, the other codes and time exceeded, EPROTO for a parameter
+ * problem. */
+int icmp4_error_errno(const struct icmp4_error *err);
 
 /* An echo reply arrived (src/net/ping.c passes it to the user's handler).
  * ip->payload is a checksummed ICMP message of at least ICMP_HDR_LEN. */

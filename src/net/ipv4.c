@@ -30,18 +30,6 @@
 #include "tcp/tcp.h"
 #include "udp/udp.h"
 
-/* Header field offsets (RFC 791 §3.1). */
-#define IP4_OFF_VER_IHL 0
-#define IP4_OFF_TOS 1
-#define IP4_OFF_TOTAL_LEN 2
-#define IP4_OFF_ID 4
-#define IP4_OFF_FRAG 6
-#define IP4_OFF_TTL 8
-#define IP4_OFF_PROTO 9
-#define IP4_OFF_CHECKSUM 10
-#define IP4_OFF_SRC 12
-#define IP4_OFF_DST 16
-
 /* Option types with a meaning of their own; every other option is
  * type, length, data (RFC 791 §3.1). */
 #define IP4_OPT_END 0

@@ -19,6 +19,19 @@ struct pbuf;
 #define IPV4_HDR_MIN 20
 #define IPV4_HDR_MAX 60
 
+/* Header field offsets (RFC 791 §3.1), for the layers that read or patch
+ * an IPv4 header (reassembly, quotes in ICMP errors). */
+#define IP4_OFF_VER_IHL 0
+#define IP4_OFF_TOS 1
+#define IP4_OFF_TOTAL_LEN 2
+#define IP4_OFF_ID 4
+#define IP4_OFF_FRAG 6
+#define IP4_OFF_TTL 8
+#define IP4_OFF_PROTO 9
+#define IP4_OFF_CHECKSUM 10
+#define IP4_OFF_SRC 12
+#define IP4_OFF_DST 16
+
 /* The flags + fragment offset field (RFC 791 §3.1). */
 #define IP4_FRAG_DF 0x4000     /* don't fragment */
 #define IP4_FRAG_MF 0x2000     /* more fragments */

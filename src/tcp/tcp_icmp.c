@@ -53,13 +53,6 @@
 #include "core/bytes.h"
 #include "net/icmp.h"
 
-/* Unreachable codes beyond those net/icmp.h names (RFC 792, RFC 1812
- * §5.2.7.1). */
-#define ICMP_UNREACH_SRC_ROUTE 5
-#define ICMP_UNREACH_NET_UNKNOWN 6
-#define ICMP_UNREACH_NET_PROHIBITED 9
-#define ICMP_UNREACH_NET_TOS 11
-
 /* Offsets in the quoted TCP header. */
 #define QUOTE_SPORT 0
 #define QUOTE_DPORT 2
@@ -82,24 +75,6 @@ static unsigned plateau_below(unsigned len)
         if (mtu_plateaus[i] < len)
             return mtu_plateaus[i];
     return 68; /* RFC 791: every IPv4 link carries 68 bytes */
-}
-
-/* The errno an unreachable code means (the same choice as Linux). */
-static int unreach_errno(uint8_t code)
-{
-    switch (code) {
-    case ICMP_UNREACH_NET:
-    case ICMP_UNREACH_NET_UNKNOWN:
-    case ICMP_UNREACH_NET_PROHIBITED:
-    case ICMP_UNREACH_NET_TOS:
-        return ENETUNREACH;
-    case ICMP_UNREACH_PROTOCOL:
-        return ENOPROTOOPT;
-    case ICMP_UNREACH_PORT:
-        return ECONNREFUSED;
-    default:
-        return EHOSTUNREACH; /* host (1), source route (5), the others */
-    }
 }
 
 /* ---- Fragmentation needed (RFC 1191) --------------------------------------------- */
@@ -174,18 +149,6 @@ static bool is_hard(const struct icmp4_error *err)
            (err->code == ICMP_UNREACH_PROTOCOL || err->code == ICMP_UNREACH_PORT);
 }
 
-static int error_errno(const struct icmp4_error *err)
-{
-    switch (err->type) {
-    case ICMP_DEST_UNREACH:
-        return unreach_errno(err->code);
-    case ICMP_PARAM_PROBLEM:
-        return EPROTO;
-    default:
-        return EHOSTUNREACH; /* time exceeded: the route loops or is long */
-    }
-}
-
 /* Before the handshake completes, a hard error is the answer to our SYN
  * (or SYN-ACK): the peer has no TCP, or nothing on that port. */
 static void hard_error_handshake(struct ustack *st, struct tcp_conn *c)
@@ -235,7 +198,7 @@ void tcp_icmp_error(struct ustack *st, const struct icmp4_error *err)
         STAT_INC(st, tcp_icmp_hard_as_soft);
     else
         STAT_INC(st, tcp_icmp_soft);
-    c->icmp.soft_error = error_errno(err);
+    c->icmp.soft_error = icmp4_error_errno(err); /* EHOSTUNREACH, ... */
 }
 
 int tcp_icmp_timeout_error(const struct tcp_conn *c)

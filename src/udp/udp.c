@@ -51,12 +51,6 @@
 #define EPHEMERAL_FIRST 49152   /* RFC 6335 §6: the dynamic port range */
 #define EPHEMERAL_COUNT 16384
 
-/* Destination unreachable codes beyond those net/icmp.h names (RFC 1122
- * §3.2.2.1): they say the network, rather than the host, is unreachable. */
-#define ICMP_UNREACH_NET_UNKNOWN 6
-#define ICMP_UNREACH_NET_PROHIBITED 9
-#define ICMP_UNREACH_NET_TOS 11
-
 /* What precedes each datagram in a receive queue. Our own memory, never
  * wire bytes, so it is copied in and out as a struct. */
 struct dgram_rec {
@@ -520,52 +514,23 @@ void udp_input(struct ustack *st, const struct ip4_rx *ip)
 
 /* ---- ICMP errors ------------------------------------------------------- */
 
-/* The errno an ICMP error means for the socket (RFC 1122 §4.1.3.3 asks
- * that every one be passed up); 0 for a message that is not an error. */
-static int icmp_errno(uint8_t type, uint8_t code)
-{
-    switch (type) {
-    case ICMP_DEST_UNREACH:
-        switch (code) {
-        case ICMP_UNREACH_NET:
-        case ICMP_UNREACH_NET_UNKNOWN:
-        case ICMP_UNREACH_NET_PROHIBITED:
-        case ICMP_UNREACH_NET_TOS:
-            return ENETUNREACH;
-        case ICMP_UNREACH_PROTOCOL:
-            return ENOPROTOOPT;
-        case ICMP_UNREACH_PORT:
-            return ECONNREFUSED;
-        case ICMP_UNREACH_FRAG_NEEDED:
-            return EMSGSIZE;
-        default:
-            return EHOSTUNREACH; /* host unreachable, unknown, prohibited... */
-        }
-    case ICMP_TIME_EXCEEDED:
-        return EHOSTUNREACH;
-    case ICMP_PARAM_PROBLEM:
-        return EPROTO;
-    default:
-        return 0;
-    }
-}
-
 /* The error quotes a datagram we sent: its source is us, its destination
  * the peer. Only a connected socket hears about it: an unconnected one
- * could not tell which of its sends failed (BSD and Linux do the same). */
+ * could not tell which of its sends failed (BSD and Linux do the same).
+ * RFC 1122 §4.1.3.3 asks that every error be passed up; the errno is
+ * net/icmp.c's choice, the same as TCP's. */
 void udp_icmp_error(struct ustack *st, const struct icmp4_error *err)
 {
     const uint8_t *q = err->transport; /* at least 8 bytes, icmp.c checked */
     uint16_t sport = get_be16(q + UDP_OFF_SPORT);
     uint16_t dport = get_be16(q + UDP_OFF_DPORT);
     struct udp_pcb *u = pcb_on_port(st->udp, sport);
-    int e = icmp_errno(err->type, err->code);
     if (!u || !u->rport || u->raddr != err->dst || u->rport != dport ||
-        !ip4_is_local(st, err->src) || e == 0) {
+        !ip4_is_local(st, err->src)) {
         STAT_INC(st, udp_icmp_errors_unmatched);
         return;
     }
-    u->error = e;
+    u->error = icmp4_error_errno(err);
     STAT_INC(st, udp_icmp_errors);
     notify(st, u);
 }
