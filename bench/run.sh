@@ -17,6 +17,9 @@
 #                     CPUs alone before starting (they skew every figure)
 #   BENCH_PROFILE=1   also record a perf profile of ustack during bulk
 #                     transfers (needs perf with a working cpu-clock event)
+#   BENCH_BUSY_POLL=US the busy-poll rows: request/response and connection
+#                     rate against a second ustack_bench started with
+#                     --busy-poll US (default 50; 0 leaves the rows out)
 #
 # Safety: everything runs in three network namespaces this script creates
 # (ustk-bench-$$-t, -a, -b) and deletes on exit, with addresses that exist
@@ -52,6 +55,8 @@ NS_T=ustk-bench-$$-t   # ustack's TUN device (and the TUN bound's)
 NS_A=ustk-bench-$$-a   # kernel client side of the veth pair
 NS_B=ustk-bench-$$-b   # kernel server side
 TUN_IF=ubench0; TUN_KADDR=10.77.0.1; TUN_ADDR=10.77.0.2
+BP_IF=ubench1; BP_KADDR=10.80.0.1; BP_ADDR=10.80.0.2   # the busy-polling ustack
+BUSY_POLL=${BENCH_BUSY_POLL:-50}
 VETH_A=vbench-a; VETH_B=vbench-b; VETH_AADDR=10.78.0.1; VETH_BADDR=10.78.0.2
 BOUND_ADDR=10.79.0.2   # tun_bound's end (bench/tun_bound.c)
 
@@ -62,7 +67,7 @@ CLIENT_CPU=0
 SERVER_CPU=$([ "$NCPU" -ge 2 ] && echo 1 || echo 0)
 
 PIDS=()          # background processes started here
-USTACK_PID=; KSERVER_PID=
+USTACK_PID=; KSERVER_PID=; BP_PID=
 
 log() { echo "bench: $*" >&2; }
 
@@ -204,6 +209,18 @@ start_ustack() {
     wait_ready "$LOGS/ustack.log" "$USTACK_PID" || { log "ustack_bench did not start"; return 1; }
 }
 
+# A second ustack_bench with busy polling (--busy-poll), on its own TUN
+# device in the same namespace, for the busy-poll rows only. Idle, it
+# sleeps like the first one; it spins only for BUSY_POLL us after work.
+start_ustack_busy_poll() {
+    taskset -c "$SERVER_CPU" "$BIN/ustack_bench" --netns "$NS_T" --ifname "$BP_IF" \
+        --kernel-addr "$BP_KADDR/24" --addr "$BP_ADDR" --busy-poll "$BUSY_POLL" \
+        >"$LOGS/ustack-busy-poll.log" 2>&1 &
+    BP_PID=$!
+    PIDS+=("$BP_PID")
+    wait_ready "$LOGS/ustack-busy-poll.log" "$BP_PID" || { log "busy-poll ustack_bench did not start"; return 1; }
+}
+
 start_kserver() {
     ip netns exec "$NS_B" taskset -c "$SERVER_CPU" "$BIN/kserver" --addr "$VETH_BADDR" \
         --max-conns $((CONNS + 1024)) >"$LOGS/kserver.log" 2>&1 &
@@ -313,6 +330,18 @@ tcp_round() {
     addr "$side.crr" "$r" cps
     r=$(KC_CPU=$SERVER_CPU kc "$ns" $((CRR_SECS + 30)) crr "$host" --seconds "$CRR_SECS")
     addr "$side.crr1" "$r" cps
+}
+
+# busy_poll_round: request/response and connection rate, client and server
+# pinned to a core each, against the busy-polling ustack.
+busy_poll_round() {
+    local r
+    r=$(kc "$NS_T" 60 rr "$BP_ADDR" --iters "$RR_ITERS" --seconds 30)
+    addr U.bp_rr "$r" mean_us
+    addr U.bp_rr50 "$r" p50_us
+    addr U.bp_rr99 "$r" p99_us
+    r=$(kc "$NS_T" $((CRR_SECS + 30)) crr "$BP_ADDR" --seconds "$CRR_SECS")
+    addr U.bp_crr "$r" cps
 }
 
 # hold_round SIDE NS HOST PID FROM: the connections come from address FROM,
@@ -493,6 +522,14 @@ print_table() {
         ">= 46000" "$(passmiss "$uc >= 46000")"
     row "  one shared core" "$(mk U.crr1 0)" "$(mk K.crr1 0)" "(>= 46000)" \
         "$(passmiss "$(med U.crr1) >= 46000")"
+    if [ "$BUSY_POLL" != 0 ]; then
+        row "busy poll $BUSY_POLL us (pinned), rr median (us)" "$(mk U.bp_rr50 2)" - \
+            "<= 6.6" "$(passmiss "$(med U.bp_rr50) <= 6.6")"
+        row "  rr mean (us)" "$(mk U.bp_rr 2)" - "" ""
+        row "  rr 99th percentile (us)" "$(mk U.bp_rr99 2)" - "" ""
+        row "  new connections per second" "$(mk U.bp_crr 0)" - ">= 46000" \
+            "$(passmiss "$(med U.bp_crr) >= 46000")"
+    fi
     row "memory per idle connection (bytes)" "$(fmt "$um" 0)" "$(fmt "$km" 0)" \
         "" "(kernel: slab growth)"
     row "concurrent established connections" "$uh" "$kh" ">= 10000" \
@@ -534,13 +571,19 @@ main() {
 
     start_ustack || exit 1
     start_kserver || exit 1
+    [ "$BUSY_POLL" != 0 ] && { start_ustack_busy_poll || exit 1; }
     local r
     for r in $(seq "$RUNS"); do
         log "run $r/$RUNS: ustack (bulk, echo, rr, crr)"
         tcp_round U "$NS_T" "$TUN_ADDR"
         log "run $r/$RUNS: kernel over veth"
         tcp_round K "$NS_A" "$VETH_BADDR"
+        if [ "$BUSY_POLL" != 0 ]; then
+            log "run $r/$RUNS: ustack with busy polling (rr, crr)"
+            busy_poll_round
+        fi
     done
+    [ -n "$BP_PID" ] && stop_pid "$BP_PID"
 
     profile_ustack
 
