@@ -244,8 +244,12 @@ struct tcp_icmp {
                         instead of ETIMEDOUT (RFC 1122 §4.2.3.9) */
 };
 
-/* Out-of-order text held in the receive ring (tcp_reass.c). */
-#define TCP_REASS_RANGES 8
+/* Out-of-order text held in the receive ring (tcp_reass.c). As many
+ * ranges as a sender's scoreboard (TCP_SACK_RANGES): after a slow-start
+ * overshoot drops every other segment of a burst, each hole the queue
+ * cannot record is one the sender cannot learn of and must time out on.
+ * 12 bytes a range, 384 in every TCB. */
+#define TCP_REASS_RANGES 32
 struct tcp_reass {
     struct {
         uint32_t start, end;   /* a filled range [start, end) past RCV.NXT */

@@ -94,8 +94,10 @@ bool tcp_reass_fin_reached(struct tcp_conn *c)
  * in several ACKs in a row and a lost ACK costs nothing. Newest first by
  * stamp does both: the range the latest segment joined has the highest
  * stamp (when that segment filled the hole at RCV.NXT, its range is gone
- * and the next newest leads). At most TCP_REASS_RANGES ranges: a simple
- * selection is cheap enough. */
+ * and the next newest leads). Since every ACK reports the newest ones,
+ * newest by stamp is also most recently reported first. At most 4 blocks
+ * out of TCP_REASS_RANGES (32) ranges: a simple selection, 128 looks, is
+ * cheap enough. */
 unsigned tcp_reass_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2],
                                unsigned max)
 {

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <sys/socket.h>
 
+#include "tcp/tcp_int.h"
 #include "tcpscript.h"
 #include "test.h"
 
@@ -86,9 +87,9 @@ TEST(test_tcp_ooo_queue_is_bounded)
     struct ts *ts = ts_new();
     int sd = ts_passive_open(ts, NULL);
     uint64_t dropped = ts_stat(ts, "tcp.drop_out_of_order");
-    /* Ten separate pieces (101..201, 301..401, ...); the queue holds
-     * eight ranges. Every one still gets its duplicate ACK. */
-    for (unsigned k = 0; k < 10 && !ts_failed(ts); k++) {
+    /* Two separate pieces (101..201, 301..401, ...) more than the queue
+     * holds ranges. Every one still gets its duplicate ACK. */
+    for (unsigned k = 0; k < TCP_REASS_RANGES + 2 && !ts_failed(ts); k++) {
         unsigned s = 101 + 200 * k;
         ts_in(ts, ts_fmt(ts, "P. %u:%u(100) ack 1 win 65535", s, s + 100));
         ts_out(ts, ". 1:1(0) ack 1");
@@ -96,14 +97,15 @@ TEST(test_tcp_ooo_queue_is_bounded)
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.drop_out_of_order") - dropped, 2);
     /* Filling the holes delivers everything that was held; what was not
      * held must come again. */
-    for (unsigned k = 0; k < 8 && !ts_failed(ts); k++) {
+    for (unsigned k = 0; k < TCP_REASS_RANGES && !ts_failed(ts); k++) {
         unsigned s = 1 + 200 * k;
         ts_in(ts, ts_fmt(ts, "P. %u:%u(100) ack 1 win 65535", s, s + 100));
         ts_out(ts, ts_fmt(ts, ". 1:1(0) ack %u", s + 200));
     }
-    ts_in(ts, "P. 1601:2001(400) ack 1 win 65535");
-    ts_out_after(ts, 40, ". 1:1(0) ack 2001"); /* no gap left: delayed */
-    ts_recv_data(ts, sd, 2000);
+    unsigned held = 200 * TCP_REASS_RANGES, total = held + 400;
+    ts_in(ts, ts_fmt(ts, "P. %u:%u(400) ack 1 win 65535", held + 1, total + 1));
+    ts_out_after(ts, 40, ts_fmt(ts, ". 1:1(0) ack %u", total + 1)); /* no gap left: delayed */
+    ts_recv_data(ts, sd, total);
     ts_free(ts);
 }
 
