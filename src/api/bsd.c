@@ -69,13 +69,12 @@ static pthread_mutex_t *bsd_mutex(struct ustack_bsd *b)
     return ustack_runner_mutex(b->runner);
 }
 
-/* Take the lock and bring the stack's time up to date, so RTT samples and
- * timers armed by this call see real time. */
+/* Take the lock. ustack_runner_lock() also brings the stack's time up to
+ * date, so RTT samples and timers armed by this call see real time. */
 static void bsd_enter(struct ustack_bsd *b)
 {
     ustack_runner_lock(b->runner);
     b->callers++;
-    ustack_timer(b->st, ustack_clock_us());
 }
 
 /* Release the lock. The runner is woken by the unlock: this call may have

@@ -196,7 +196,7 @@ static void sock_mark(struct sock_table *t, struct sock *s)
     wake_waiters(t, sock_index(t, s));
 }
 
-/* st->sock_notify: called by TCP (and later UDP) from inside the stack. */
+/* st->sock_notify: called by TCP and UDP from inside the stack. */
 static void sock_notify(struct ustack *st, void *owner)
 {
     struct sock *s = owner;

@@ -12,7 +12,8 @@
 struct ratelimit {
     uint32_t burst;     /* bucket size, in tokens */
     uint32_t rate;      /* tokens added per second */
-    uint64_t tokens_us; /* tokens * 1e6, so refills need no division per call */
+    uint64_t tokens_us; /* tokens * 1e6: a refill of a fraction of a token
+                           per microsecond stays exact */
     uint64_t last;      /* time of the last refill, microseconds */
 };
 
@@ -30,8 +31,14 @@ static inline bool ratelimit_allow(struct ratelimit *rl, uint64_t now)
 {
     uint64_t cap = (uint64_t)rl->burst * 1000000u;
     if (now > rl->last) {
-        uint64_t add = (now - rl->last) * rl->rate;
-        rl->tokens_us = (add >= cap - rl->tokens_us) ? cap : rl->tokens_us + add;
+        /* elapsed * rate tokens_us are due, but the product could wrap
+         * after a long enough jump of `now` (an idle stack, a fuzzer's
+         * clock): compare against the room left before multiplying. */
+        uint64_t elapsed = now - rl->last, room = cap - rl->tokens_us;
+        if (rl->rate && elapsed > room / rl->rate)
+            rl->tokens_us = cap;
+        else
+            rl->tokens_us += elapsed * rl->rate;
         rl->last = now;
     }
     if (rl->tokens_us < 1000000u)

@@ -1,7 +1,8 @@
 /*
  * The counter table, generated from the list in include/ustack/stats.h.
+ * Printing it is the application's side (src/api/stats_print.c): the core
+ * does no I/O.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "core/stack.h"
@@ -30,16 +31,4 @@ uint64_t ustack_stat_value(const struct ustack_stats *stats,
 void ustack_get_stats(const struct ustack *st, struct ustack_stats *out)
 {
     *out = st->stats;
-}
-
-void ustack_print_stats(const struct ustack *st, void *out, bool all)
-{
-    FILE *f = out;
-    size_t n;
-    const struct ustack_stat_info *t = ustack_stat_table(&n);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t v = ustack_stat_value(&st->stats, &t[i]);
-        if (v || all)
-            fprintf(f, "%-32s %llu\n", t[i].name, (unsigned long long)v);
-    }
 }

@@ -13,7 +13,6 @@
  * CLI does so after each batch of frames and on SIGUSR1).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,9 @@
  */
 #include "tcp/tcp_int.h"
 
-static void newreno_init(struct tcp_conn *c, uint64_t now)
+/* NewReno keeps no state of its own: its init, recovery exit and idle
+ * restart hooks have nothing to do. */
+static void newreno_nothing(struct tcp_conn *c, uint64_t now)
 {
     (void)c;
     (void)now;
@@ -39,15 +41,9 @@ static void newreno_on_congestion(struct tcp_conn *c, enum tcp_cc_signal sig,
         c->cc.cwnd = c->cc.ssthresh;
 }
 
-static void newreno_nothing(struct tcp_conn *c, uint64_t now)
-{
-    (void)c;
-    (void)now;
-}
-
 const struct tcp_cc_ops tcp_cc_newreno = {
     .name = "newreno",
-    .init = newreno_init,
+    .init = newreno_nothing,
     .on_ack = newreno_on_ack,
     .on_congestion = newreno_on_congestion,
     .on_recovery_exit = newreno_nothing,
