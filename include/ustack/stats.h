@@ -183,7 +183,12 @@
     X(tcp, sack_blocks_rx, "SACK blocks received and valid (RFC 2018)")       \
     X(tcp, sack_blocks_invalid, "SACK blocks ignored: empty, outside "        \
                                 "SND.UNA..SND.NXT, or not negotiated")        \
-    X(tcp, sack_acks_tx, "ACKs sent carrying SACK blocks")
+    X(tcp, sack_acks_tx, "ACKs sent carrying SACK blocks")                    \
+    X(tcp, tlp_probes, "tail loss probes sent (RFC 8985 7)")                  \
+    X(tcp, tlp_repairs, "... whose ACK showed they repaired a lost tail")     \
+    X(tcp, tlp_ack_losses, "... D-SACKed: only the ACKs had been lost")       \
+    X(tcp, tlp_sack_recoveries, "recoveries started by the probe timer")      \
+    X(tcp, lost_retransmits, "retransmissions found lost in SACK recovery")
 
 #define USTACK_STATS_UDP(X)                                                   \
     X(udp, rx, "UDP datagrams received")                                      \

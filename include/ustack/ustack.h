@@ -103,6 +103,11 @@ struct ustack_tcp_config {
     bool wscale_off;
     bool timestamps_off;
     bool sack_off;
+    /* The tail loss probe (RFC 8985 §7), on by default on connections
+     * that negotiated SACK: when no ACK comes for about two round trips,
+     * the last segment is sent again before the RTO would fire. This
+     * turns it off (RFC 6298's timer alone then repairs a lost tail). */
+    bool tlp_off;
 };
 
 /* ARP (RFC 826, RFC 1122 §2.3.2): Ethernet links only. Zero means "the

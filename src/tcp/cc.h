@@ -145,6 +145,11 @@ void tcp_cc_new_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked,
 /* A duplicate ACK (RFC 5681 §2, or RFC 6675 §2 with SACK): limited
  * transmit, fast retransmit, fast recovery. */
 void tcp_cc_dup_ack(struct ustack *st, struct tcp_conn *c);
+/* The segment at SND.UNA was found lost by other means than DupThresh
+ * (tcp_tlp.c: SACKed data above it, and no ACK for it within the probe
+ * timeout): fast retransmit and recovery as on the third duplicate ACK,
+ * unless recovering already. */
+void tcp_cc_loss_detected(struct ustack *st, struct tcp_conn *c);
 /* The retransmission timer expired with data outstanding, before the
  * retransmission: ssthresh (once per loss, RFC 5681 §3.1 eq. 4), the loss
  * window, the SACK scoreboard forgotten (RFC 6675 §5.1). */

@@ -338,6 +338,12 @@ void tcp_cc_dup_ack(struct ustack *st, struct tcp_conn *c)
         enter_fast_recovery(st, c);
 }
 
+void tcp_cc_loss_detected(struct ustack *st, struct tcp_conn *c)
+{
+    if (c->cc.cwnd && !c->rec.active)
+        enter_fast_recovery(st, c);
+}
+
 /* ---- Timeouts ------------------------------------------------------------------ */
 
 void tcp_cc_timeout(struct ustack *st, struct tcp_conn *c)

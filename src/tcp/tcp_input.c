@@ -659,6 +659,7 @@ static void process_ack(struct ustack *st, struct tcp_conn *c,
         if (opened)
             tcp_notify(st, c);
     }
+    tcp_tlp_on_ack(st, c, seg); /* after recovery saw the ACK */
     TCP_TRACE(st, c, USTACK_TRACE_ACK); /* if SND.UNA or cwnd moved */
 }
 
@@ -986,6 +987,7 @@ static void other_states(struct ustack *st, struct tcp_conn *c,
      * to implementations that use them; we do not. */
     if (!check_syn(st, c, seg)) /* fourth */
         return;
+    tcp_tlp_check_dsack(c, seg); /* a D-SACK lies outside what validation keeps */
     tcp_sack_validate(st, c, seg); /* before the fifth step reads them */
     if (!check_ack(st, c, seg)) /* fifth */
         return;

@@ -15,6 +15,7 @@
  *   tcp_info.c     the connection listing for observers
  *   tcp_icmp.c     RFC 1122 §4.2.3.9, RFC 1191, RFC 5927: ICMP errors
  *   tcp_trace.c    per-connection trace rows for observers
+ *   tcp_tlp.c      RFC 8985 §7 tail loss probe; lost retransmissions
  */
 #ifndef USTACK_TCP_TCP_INT_H
 #define USTACK_TCP_TCP_INT_H
@@ -32,6 +33,7 @@
 #include "tcp/seq.h"
 #include "tcp/tcp.h"
 #include "tcp/tcp_sack.h"
+#include "tcp/tcp_tlp.h"
 #include "tcp/tcp_trace.h"
 
 /* ---- The wire format (RFC 9293 §3.1) ------------------------------------ */
@@ -163,6 +165,7 @@ enum tcp_timer_kind {
     TCP_TIMER_KEEPALIVE,  /* keep-alive (RFC 1122 §4.2.3.6) */
     TCP_TIMER_TIME_WAIT,  /* 2*MSL in TIME-WAIT (§3.4.2) */
     TCP_TIMER_FIN_WAIT_2, /* orphaned FIN-WAIT-2 gives up */
+    TCP_TIMER_LOSS_PROBE, /* tail loss probe (RFC 8985 §7, tcp_tlp.c) */
     TCP_TIMER_COUNT
 };
 
@@ -324,6 +327,8 @@ struct tcp_conn {
     struct tcp_recovery rec;
     struct tcp_cc cc;                    /* congestion window (tcp_cc.c) */
     struct tcp_sack_board sacked;        /* what the peer SACKed (tcp_sack.c) */
+    struct tcp_tlp tlp;                  /* loss probe, lost retransmissions
+                                            (tcp_tlp.c) */
     struct tcp_keepalive ka;
     struct tcp_icmp icmp;                /* tcp_icmp.c */
     uint32_t user_timeout_ms;            /* 0: the retry counts decide */

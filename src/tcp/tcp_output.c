@@ -405,6 +405,7 @@ static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
     struct tcp_hdr_out h = conn_header(st, c, seq, flags);
     xmit_conn(st, c, &h, &c->sndbuf, seq - data_seq, len);
     tcp_cc_sent(st, c, seq, len);
+    tcp_tlp_sent(c, seq, seq_lt(seq, c->snd.nxt));
     if (seq_lt(seq, c->snd.nxt)) {
         STAT_INC(st, tcp_retransmits);
         c->retransmissions++;
@@ -592,9 +593,10 @@ void tcp_output(struct ustack *st, struct tcp_conn *c)
         return;
     /* As much as the windows allow: min(cwnd - in flight, the peer's
      * window), so a burst is at most one congestion window. */
-    if (tcp_may_send(c->state) && tcp_sack_recovering(c))
+    if (tcp_may_send(c->state) && tcp_sack_recovering(c)) {
+        tcp_tlp_lost_retransmit(st, c); /* before NextSeg() */
         tcp_sack_output(st, c);
-    else if (tcp_may_send(c->state))
+    } else if (tcp_may_send(c->state))
         while (send_one(st, c, false))
             ;
     if (c->ack_pending)
@@ -602,5 +604,6 @@ void tcp_output(struct ustack *st, struct tcp_conn *c)
     else if (c->ack_delayed)
         delay_ack(st, c);
     tcp_persist_update(st, c);
+    tcp_tlp_update(st, c); /* after persist: it may have stopped the RTO */
     TCP_TRACE(st, c, USTACK_TRACE_SEND); /* if SND.NXT moved */
 }

@@ -226,6 +226,7 @@ static void fail_timeout(struct ustack *st, struct tcp_conn *c, bool user_timeou
 static void retransmit_after_timeout(struct ustack *st, struct tcp_conn *c)
 {
     tcp_cc_timeout(st, c); /* ssthresh, loss window (RFC 5681 §3.1) */
+    tcp_tlp_reset(c);      /* a loss probe's episode ends here */
     c->rec.active = true;
     c->rec.fast = false;
     c->rec.rto_hold = true;
@@ -419,6 +420,7 @@ static bool (*const handlers[TCP_TIMER_COUNT])(struct ustack *, struct tcp_conn 
     [TCP_TIMER_KEEPALIVE] = on_keepalive_timeout,
     [TCP_TIMER_TIME_WAIT] = on_time_wait_timeout,
     [TCP_TIMER_FIN_WAIT_2] = on_fin_wait_2_timeout,
+    [TCP_TIMER_LOSS_PROBE] = tcp_tlp_timeout,
 };
 
 static int first_due(const struct tcp_conn *c, uint64_t now)

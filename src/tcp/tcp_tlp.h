@@ -1,0 +1,76 @@
+/*
+ * Two ways to repair a loss without waiting for the retransmission timer
+ * (tcp_tlp.c):
+ *
+ *   the tail loss probe (RFC 8985 §7): when the last segments of a flight,
+ *     or the ACKs for them, are lost, no duplicate ACK comes back to start
+ *     fast retransmit, and only the RTO would resend them, cutting cwnd to
+ *     one segment. A probe timeout (PTO) of about two round trips sends
+ *     the last segment again first; the ACK it draws either shows that
+ *     everything arrived or carries the SACK blocks that let recovery
+ *     start;
+ *   lost retransmissions during SACK recovery: RFC 6675 sends each hole
+ *     once, so a retransmission that is lost again costs an RTO. Once
+ *     DupThresh segments' worth of data sent after the retransmission of
+ *     the segment at SND.UNA has been SACKed, that retransmission is taken
+ *     as lost (the reasoning of RFC 6675's IsLost, applied to the
+ *     retransmission) and sent again.
+ *
+ * The probe timer doubles as a reordering timeout: when the peer has
+ * SACKed data above a hole that a whole PTO later is still there, fast
+ * recovery begins without waiting for DupThresh duplicate ACKs (RACK's
+ * time-based reasoning, RFC 8985 §6, for flights too small for three).
+ *
+ * All of this works only when the peer SACKs (as Linux's TLP does): without SACK
+ * blocks an ACK cannot tell what the probe or the later data found.
+ */
+#ifndef USTACK_TCP_TCP_TLP_H
+#define USTACK_TCP_TCP_TLP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ustack;
+struct tcp_conn;
+struct tcp_seg;
+
+struct tcp_tlp {
+    /* Tail loss probe. */
+    uint32_t armed_una;  /* SND.UNA and SND.NXT when the PTO was armed: */
+    uint32_t armed_nxt;  /* new data or a new ACK re-arms it (§7.2) */
+    bool episode;        /* a probe is out (TLP.end_seq defined) ... */
+    uint32_t end_seq;    /* ... TLP.end_seq: SND.NXT when it went */
+    uint32_t probe_seq;  /* ... the retransmitted range [probe_seq, */
+                         /*     end_seq) */
+    uint32_t flight;     /* ... FlightSize when it went */
+    bool dsacked;        /* ... a D-SACK (RFC 2883) reported the probe as
+                            a duplicate: the original had arrived */
+    /* Lost retransmissions. */
+    bool rxt_valid;      /* the segment at rxt_una was retransmitted ... */
+    uint32_t rxt_una;    /* ... starting here (SND.UNA then) ... */
+    uint32_t rxt_mark;   /* ... when SND.NXT was here */
+};
+
+/* After output (new data, ACKs processed): arm, re-arm or stop the probe
+ * timer for c's state (RFC 8985 §7.2). */
+void tcp_tlp_update(struct ustack *st, struct tcp_conn *c);
+/* The probe timer (TCP_TIMER_LOSS_PROBE) expired: send the probe (§7.3).
+ * Returns true (c always survives). */
+bool tcp_tlp_timeout(struct ustack *st, struct tcp_conn *c);
+/* Before the SACK blocks of seg are validated: note a D-SACK that
+ * reports the probe as a duplicate. */
+void tcp_tlp_check_dsack(struct tcp_conn *c, const struct tcp_seg *seg);
+/* An ACK was processed: end the probe's episode once SEG.ACK covers it,
+ * with the congestion response if the probe repaired a loss (§7.4). */
+void tcp_tlp_on_ack(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg);
+/* A retransmission timeout: the episode, if any, is over. */
+void tcp_tlp_reset(struct tcp_conn *c);
+
+/* A segment starting at seq went out (retransmission: it was sent
+ * before): remember when the segment at SND.UNA was sent again. */
+void tcp_tlp_sent(struct tcp_conn *c, uint32_t seq, bool retransmission);
+/* During SACK recovery, before NextSeg(): if the retransmission at
+ * SND.UNA is lost, send it again. */
+void tcp_tlp_lost_retransmit(struct ustack *st, struct tcp_conn *c);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * Loss repair before the retransmission timeout (tcp_tlp.c):
+ *   - the tail loss probe of RFC 8985 §7 on SACK connections: after a PTO
+ *     of 2 SRTT (at least 2 ms; +200 ms with one segment out) without an
+ *     ACK, the last segment goes again, once per episode, and the RTO is
+ *     re-armed from then; its ACK either repairs a lost tail (congestion
+ *     response of a fast retransmit) or, D-SACKed, shows that only ACKs
+ *     were lost (no response); no probe without SACK, in recovery, or
+ *     when turned off;
+ *   - a lost retransmission in SACK recovery is sent again once DupThresh
+ *     segments sent after it are SACKed.
+ *
+ * Segments cross the virtual wire in no time, so SRTT is ~0 and the PTO
+ * is its 2 ms floor (200 ms with one segment out).
+ */
+#include <stdarg.h>
+
+#include "cc_script.h"
+#include "tcpscript.h"
+#include "test.h"
+#include "ustack/socket.h"
+
+#define MSS 1460u
+#define MS 1000ull
+
+static struct ts *new_ts_tlp(bool off)
+{
+    struct ustack_config cfg;
+    ts_config_default(&cfg);
+    cfg.tcp.congestion = USTACK_TCP_CC_NEWRENO; /* ssthresh = FlightSize / 2 */
+    cfg.tcp.tlp_off = off;
+    return ts_new_with(&cfg);
+}
+
+/* Handshake, SACK-permitted both ways unless sack is false. */
+static int tlp_open(struct ts *ts, bool sack)
+{
+    int lsd = ts_listen(ts, TS_STACK_PORT, 16);
+    if (sack) {
+        ts_in(ts, "S 0:0(0) win 65535 <mss 1460, sackOK>");
+        ts_out(ts, "S. 0:0(0) ack 1 <mss 1460, nop, nop, sackOK>");
+    } else {
+        ts_in(ts, "S 0:0(0) win 65535 <mss 1460>");
+        ts_out(ts, "S. 0:0(0) ack 1 <mss 1460>");
+    }
+    ts_in(ts, ". 1:1(0) ack 1 win 65535");
+    return ts_accept(ts, lsd);
+}
+
+/* The peer's ACK of everything before segment ack_seg with n SACK blocks
+ * given as {first, end} segment numbers; a block may also name a range
+ * below ack_seg (a D-SACK, RFC 2883). */
+static void sack_ack(struct ts *ts, uint32_t ack_seg, unsigned n, ...)
+{
+    char opt[256];
+    uint32_t iss = ts_cur(ts)->stack_isn;
+    size_t at = (size_t)snprintf(opt, sizeof(opt), "nop, nop, raw 05 %02x", 2 + 8 * n);
+    va_list ap;
+    va_start(ap, n);
+    for (unsigned i = 0; i < 2 * n; i++) {
+        uint32_t v = iss + cc_seg(va_arg(ap, uint32_t), MSS);
+        at += (size_t)snprintf(opt + at, sizeof(opt) - at, " %02x %02x %02x %02x",
+                               v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+    }
+    va_end(ap);
+    ts_in(ts, ts_fmt(ts, ". 1:1(0) ack %u win 65535 <%s>", cc_seg(ack_seg, MSS), opt));
+}
+
+/* Ten segments out (the initial window) of `segs` written, nothing
+ * acknowledged yet. */
+static int ten_out(struct ts *ts, uint32_t segs, uint64_t *sent_at)
+{
+    int sd = tlp_open(ts, true);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, segs * MSS), segs * MSS);
+    cc_out_segs(ts, 1, 10, MSS);
+    *sent_at = ts_last_time(ts);
+    ts_out_none(ts);
+    return sd;
+}
+
+TEST(test_tcp_tlp_probe_repairs_lost_tail)
+{
+    struct ts *ts = new_ts_tlp(false);
+    uint64_t t0;
+    ten_out(ts, 10, &t0);
+    uint64_t rtx0 = ts_stat(ts, "tcp.retransmits");
+    /* No ACK: at the PTO (2 ms) segment 10 goes again, and only it. */
+    ts_out_at(ts, t0 + 2 * MS, "P?. 13141:14601(1460) ack 1");
+    ts_none_for(ts, 100);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.retransmits") - rtx0, 1);
+    /* Only 10 had been lost: the probe's ACK covers everything, without
+     * a D-SACK. The probe repaired a loss: cwnd and ssthresh are what a
+     * fast retransmit of that flight would leave (NewReno: 10 / 2). */
+    cc_ack_to(ts, 11, MSS);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_repairs"), 1);
+    TS_CHECK_EQ(ts, cc_ssthresh(ts), 5 * MSS);
+    TS_CHECK_EQ(ts, cc_cwnd(ts), 5 * MSS);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
+    ts_none_for(ts, 3000);
+    ts_free(ts);
+}
+
+TEST(test_tcp_tlp_dsack_means_only_acks_were_lost)
+{
+    struct ts *ts = new_ts_tlp(false);
+    uint64_t t0;
+    ten_out(ts, 10, &t0);
+    uint32_t cwnd = cc_cwnd(ts);
+    ts_out_at(ts, t0 + 2 * MS, "P?. 13141:14601(1460) ack 1");
+    /* Everything had arrived; the ACKs were lost. The peer answers the
+     * duplicate with a D-SACK of it, below the cumulative ACK. */
+    sack_ack(ts, 11, 1, 10, 11);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_ack_losses"), 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_repairs"), 0);
+    TS_CHECK(ts, cc_cwnd(ts) >= cwnd); /* no congestion response */
+    TS_CHECK_EQ(ts, cc_ssthresh(ts), TCP_CC_SSTHRESH_NONE);
+    ts_none_for(ts, 3000);
+    ts_free(ts);
+}
+
+/* One probe per episode; if its ACK does not come either, the RTO does,
+ * one RTO (1 s) after the probe. */
+TEST(test_tcp_tlp_one_probe_then_rto)
+{
+    struct ts *ts = new_ts_tlp(false);
+    uint64_t t0;
+    ten_out(ts, 10, &t0);
+    ts_out_at(ts, t0 + 2 * MS, "P?. 13141:14601(1460) ack 1");
+    uint64_t probe_at = ts_last_time(ts);
+    ts_out_at(ts, probe_at + 1000 * MS, "P?. 1:1461(1460) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 1);
+    TS_CHECK_EQ(ts, cc_cwnd(ts), MSS);
+    ts_free(ts);
+}
+
+/* With one segment out the peer may be delaying its ACK: the PTO adds
+ * WCDelAckT (200 ms). */
+TEST(test_tcp_tlp_one_segment_waits_for_delayed_ack)
+{
+    struct ts *ts = new_ts_tlp(false);
+    int sd = tlp_open(ts, true);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 100), 100);
+    ts_out(ts, "P. 1:101(100) ack 1");
+    uint64_t t0 = ts_last_time(ts);
+    ts_out_at(ts, t0 + 200 * MS, "P. 1:101(100) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 1);
+    /* A delayed ACK that crossed the probe acknowledges it all. */
+    ts_in(ts, ". 1:1(0) ack 101 win 65535");
+    ts_none_for(ts, 3000);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
+    ts_free(ts);
+}
+
+/* New data or an ACK of new data re-arms the probe timer (RFC 8985
+ * §7.2): the probe comes a PTO after the last of them. */
+TEST(test_tcp_tlp_rearmed_by_ack)
+{
+    struct ts *ts = new_ts_tlp(false);
+    uint64_t t0;
+    ten_out(ts, 12, &t0);
+    ts_advance(ts, 1);
+    cc_ack_to(ts, 3, MSS); /* 1 and 2 arrive: two more may go */
+    cc_out_segs(ts, 11, 12, MSS);
+    uint64_t t1 = ts_last_time(ts);
+    ts_out_at(ts, t1 + 2 * MS, "P?. 16061:17521(1460) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 1);
+    ts_free(ts);
+}
+
+/* No probe without SACK, nor when turned off: the RTO alone, at 1 s. */
+TEST(test_tcp_tlp_needs_sack_and_can_be_off)
+{
+    for (int k = 0; k < 2; k++) {
+        struct ts *ts = new_ts_tlp(k == 1);
+        int sd = tlp_open(ts, k == 1);
+        TS_CHECK_EQ(ts, ts_send(ts, sd, 10 * MSS), 10 * MSS);
+        cc_out_segs(ts, 1, 10, MSS);
+        uint64_t t0 = ts_last_time(ts);
+        ts_out_at(ts, t0 + 1000 * MS, "P?. 1:1461(1460) ack 1");
+        TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 0);
+        ts_free(ts);
+    }
+}
+
+/* No probe during SACK recovery: recovery sends by its own rules. */
+TEST(test_tcp_tlp_not_in_recovery)
+{
+    struct ts *ts = new_ts_tlp(false);
+    uint64_t t0;
+    ten_out(ts, 12, &t0);
+    /* 1 is lost; 2, 3, 4 arrive: recovery retransmits 1 (limited
+     * transmit sent 11 and 12 before). */
+    sack_ack(ts, 1, 1, 2, 3);
+    cc_out_segs(ts, 11, 11, MSS);
+    sack_ack(ts, 1, 1, 2, 4);
+    cc_out_segs(ts, 12, 12, MSS);
+    sack_ack(ts, 1, 1, 2, 5);
+    cc_out_segs(ts, 1, 1, MSS);
+    uint64_t t1 = ts_last_time(ts);
+    /* Silence: no probe, the RTO (1 s after the retransmission... the
+     * timer runs from the last restart) resends 1. */
+    ts_advance_to(ts, t1 + 900 * MS);
+    ts_out_none(ts);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 0);
+    ts_free(ts);
+}
+
+/* A retransmission lost again: once DupThresh segments' worth sent after
+ * it are SACKed while SND.UNA stays, it goes again, without a timeout. */
+TEST(test_tcp_tlp_lost_retransmission_resent)
+{
+    struct ts *ts = new_ts_tlp(false);
+    int sd = tlp_open(ts, true);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 30 * MSS), 30 * MSS);
+    cc_out_segs(ts, 1, 10, MSS);
+    /* 1 is lost; recovery begins on the third SACKed segment. */
+    sack_ack(ts, 1, 1, 2, 3);
+    cc_out_segs(ts, 11, 11, MSS);
+    sack_ack(ts, 1, 1, 2, 4);
+    cc_out_segs(ts, 12, 12, MSS);
+    sack_ack(ts, 1, 1, 2, 5);
+    cc_out_segs(ts, 1, 1, MSS); /* sent when SND.NXT was 13's start */
+    ts_out_none(ts);
+    TS_CHECK_EQ(ts, cc_cwnd(ts), 5 * MSS);
+    /* 2..12 arrive; the retransmission of 1 does not. pipe = 1 segment
+     * (the retransmission), cwnd 5: four new segments. */
+    sack_ack(ts, 1, 1, 2, 13);
+    cc_out_segs(ts, 13, 16, MSS);
+    ts_out_none(ts);
+    /* 13 and 14 arrive: not yet three segments after the retransmission;
+     * each leaves room for one new one. */
+    sack_ack(ts, 1, 1, 2, 15);
+    uint64_t lost0 = ts_stat(ts, "tcp.lost_retransmits");
+    cc_out_segs(ts, 17, 18, MSS);
+    ts_out_none(ts);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.lost_retransmits"), lost0);
+    /* 15 too: three segments sent after it arrived, 1 did not: 1 goes
+     * again (then the new segment 15's room allows). */
+    sack_ack(ts, 1, 1, 2, 16);
+    cc_out_segs(ts, 1, 1, MSS);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.lost_retransmits"), lost0 + 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
+    /* Not again before another three segments arrive. */
+    ts_out_count(ts, "P?. *:*(1460) ack 1");
+    sack_ack(ts, 1, 1, 2, 17);
+    ts_out_maybe(ts, "P?. *:*(1460) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.lost_retransmits"), lost0 + 1);
+    /* This time it arrives: everything up to 17 is acknowledged. */
+    cc_ack_to(ts, 17, MSS);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
+    ts_free(ts);
+}
+
+/* Reordering timeout: three segments out, the first lost, the other two
+ * SACKed. Two SACKed segments are below DupThresh, and there is no more
+ * data to send, so no third duplicate ACK will come; a PTO after they
+ * went (2 ms) the hole is taken as lost and fast recovery begins. */
+TEST(test_tcp_tlp_hole_below_sacked_data_recovers)
+{
+    struct ts *ts = new_ts_tlp(false);
+    int sd = tlp_open(ts, true);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 3 * MSS), 3 * MSS);
+    cc_out_segs(ts, 1, 3, MSS);
+    uint64_t t0 = ts_last_time(ts);
+    sack_ack(ts, 1, 1, 2, 4);
+    ts_out_none(ts);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.sack_recoveries"), 0);
+    ts_out_at(ts, t0 + 2 * MS, "P?. 1:1461(1460) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_sack_recoveries"), 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.sack_recoveries"), 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 0);
+    cc_ack_to(ts, 4, MSS);
+    ts_none_for(ts, 3000);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
+    ts_free(ts);
+}
+
+/* The whole tail of three is lost: the probe resends 3, whose SACK shows
+ * the hole 1..2 below it; a PTO later recovery resends 1 (and 2, lost by
+ * then too as far as pipe goes: rule 3 of NextSeg). No timeout. */
+TEST(test_tcp_tlp_probe_then_hole_recovers)
+{
+    struct ts *ts = new_ts_tlp(false);
+    int sd = tlp_open(ts, true);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 3 * MSS), 3 * MSS);
+    cc_out_segs(ts, 1, 3, MSS);
+    uint64_t t0 = ts_last_time(ts);
+    ts_out_at(ts, t0 + 2 * MS, "P?. 2921:4381(1460) ack 1");
+    sack_ack(ts, 1, 1, 3, 4);
+    uint64_t t1 = ts_now_us(ts);
+    ts_out_at(ts, t1 + 2 * MS, "P?. 1:1461(1460) ack 1");
+    ts_out_maybe(ts, "P?. 1461:2921(1460) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_sack_recoveries"), 1);
+    cc_ack_to(ts, 2, MSS);
+    ts_out_maybe(ts, "P?. 1461:2921(1460) ack 1");
+    cc_ack_to(ts, 4, MSS);
+    ts_none_for(ts, 3000);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
+    ts_free(ts);
+}
