@@ -11,17 +11,12 @@
  */
 #include "tcp/tcp_int.h"
 
-#include "core/bytes.h"
+#include "tcp/tcp_hash.h"
 
 uint32_t tcp_isn(const struct tcp_state *t, uint32_t laddr, uint16_t lport,
                  uint32_t raddr, uint16_t rport, uint64_t now)
 {
-    uint8_t tuple[12];
-    put_be32(tuple, laddr);
-    put_be16(tuple + 4, lport);
-    put_be32(tuple + 6, raddr);
-    put_be16(tuple + 10, rport);
-    uint32_t f = (uint32_t)siphash24(&t->isn_key, tuple, sizeof(tuple));
+    uint32_t f = (uint32_t)tcp_tuple_hash(&t->isn_key, laddr, lport, raddr, rport);
     uint32_t m = (uint32_t)(now / 4);
     uint32_t isn = m + f;
     /* Zero is a valid ISN on the wire, but some peers and tools treat it

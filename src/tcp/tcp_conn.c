@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/bytes.h"
+#include "tcp/tcp_hash.h"
 
 /* ---- Configuration -------------------------------------------------------- */
 
@@ -373,12 +373,7 @@ static struct tcp_conn **conn_bucket(struct tcp_state *t, uint32_t laddr,
                                      uint16_t lport, uint32_t raddr,
                                      uint16_t rport)
 {
-    uint8_t tuple[12];
-    put_be32(tuple, laddr);
-    put_be16(tuple + 4, lport);
-    put_be32(tuple + 6, raddr);
-    put_be16(tuple + 10, rport);
-    uint64_t h = siphash24(&t->table_key, tuple, sizeof(tuple));
+    uint64_t h = tcp_tuple_hash(&t->table_key, laddr, lport, raddr, rport);
     return &t->conn_hash[h & t->conn_hash_mask];
 }
 

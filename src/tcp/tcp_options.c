@@ -19,6 +19,7 @@
 #include "tcp/tcp_int.h"
 
 #include "core/bytes.h"
+#include "tcp/tcp_hash.h"
 
 #define OPT_EOL 0
 #define OPT_NOP 1
@@ -252,12 +253,8 @@ static uint8_t shift_for_buffer(uint32_t bytes)
  * the old one's, so PAWS still tells their segments apart. */
 static uint32_t ts_offset(const struct ustack *st, const struct tcp_conn *c)
 {
-    uint8_t tuple[12];
-    put_be32(tuple, c->local_addr);
-    put_be16(tuple + 4, c->local_port);
-    put_be32(tuple + 6, c->remote_addr);
-    put_be16(tuple + 10, c->remote_port);
-    return (uint32_t)siphash24(&st->tcp->ts_key, tuple, sizeof(tuple));
+    return (uint32_t)tcp_tuple_hash(&st->tcp->ts_key, c->local_addr, c->local_port,
+                                    c->remote_addr, c->remote_port);
 }
 
 void tcp_options_init(const struct ustack *st, struct tcp_conn *c)
