@@ -483,8 +483,11 @@ static bool port_available(struct ustack *st, uint16_t port, uint32_t addr,
 #define EPHEMERAL_COUNT 16384
 
 /* Any port of the dynamic range that nobody holds at all, searched from a
- * point that moves on with each use (RFC 6056 §3.3.2 in spirit: simple,
- * and the start is unpredictable). 0 if all are taken. */
+ * point that moves on by one with each use: the traditional selection of
+ * RFC 6056 §2.2, from a start the secret makes unpredictable. The whole
+ * range goes round before a port is used again (a low reuse frequency,
+ * RFC 6056 §3.1), but it is none of the obfuscation algorithms of §3.3:
+ * one port seen on the wire tells the next. 0 if all are taken. */
 static uint16_t pick_ephemeral(struct ustack *st, uint32_t addr)
 {
     struct tcp_state *t = st->tcp;
