@@ -21,7 +21,20 @@
  *   FREE       unused.
  *
  * When every entry is in use, a new neighbour takes the place of the one
- * touched (created or confirmed) longest ago.
+ * touched (created or confirmed) longest ago among those that never
+ * answered (resolving or failed), or among all if every one answered. A
+ * neighbour that answered is far more likely in use, so packets to many
+ * silent addresses (SYN-ACKs to a flood's spoofed sources) cycle through
+ * the unanswered entries and leave the real neighbours' entries alone.
+ *
+ * Held packets come from the one packet pool that every layer sends from,
+ * and cache_size * queue_len can exceed it: a flood of SYNs from spoofed
+ * on-link sources would have every entry resolving, holding SYN-ACKs for
+ * neighbours that never answer, until the pool is empty and nothing can be
+ * sent any more, a real client's SYN-ACK included. So all queues together
+ * hold at most a quarter of the pool; past that the packet held longest
+ * anywhere is dropped, keeping the latest ones (RFC 1122 §2.3.2.2 asks to
+ * save "the latest" packet for an unresolved address).
  *
  * Learning follows RFC 826's merge rule: any ARP packet from a neighbour
  * we already have updates its MAC; a new entry is made only from a request
@@ -79,6 +92,8 @@ struct arp_entry {
 struct arp_state {
     struct arp_entry *entries;
     unsigned size;
+    unsigned held;          /* packets waiting in all entries' queues */
+    unsigned max_held;      /* bound on held: a share of the packet pool */
     uint64_t next_deadline; /* no entry is due before this */
 };
 
@@ -124,6 +139,7 @@ int arp_init(struct ustack *st)
         free(a);
         return -ENOMEM;
     }
+    a->max_held = st->pool.total / 4 ? st->pool.total / 4 : 1;
     a->next_deadline = USTACK_NEVER;
     st->arp = a;
     return 0;
@@ -136,6 +152,7 @@ static void drop_queue(struct ustack *st, struct arp_entry *e, uint64_t *reason)
         struct pbuf *pb = e->head;
         e->head = pb->next;
         pbuf_free(&st->pool, pb);
+        st->arp->held--;
         if (reason)
             (*reason)++;
     }
@@ -170,18 +187,23 @@ static void set_deadline(struct arp_state *a, struct arp_entry *e, uint64_t when
         a->next_deadline = when;
 }
 
-/* A free entry, or the one touched longest ago (its packets dropped). */
+/* A free entry, or the one touched longest ago, preferring those that
+ * never answered (its packets dropped). */
 static struct arp_entry *take_entry(struct ustack *st)
 {
     struct arp_state *a = st->arp;
-    struct arp_entry *oldest = &a->entries[0];
+    struct arp_entry *oldest = &a->entries[0], *oldest_silent = NULL;
     for (unsigned i = 0; i < a->size; i++) {
         struct arp_entry *e = &a->entries[i];
         if (e->kind == E_FREE)
             return e;
         if (e->touched < oldest->touched)
             oldest = e;
+        if (e->kind != E_KNOWN && (!oldest_silent || e->touched < oldest_silent->touched))
+            oldest_silent = e;
     }
+    if (oldest_silent)
+        oldest = oldest_silent;
     STAT_INC(st, arp_evicted);
     drop_queue(st, oldest, &st->stats.arp_drop_unresolved);
     return oldest;
@@ -244,19 +266,42 @@ void arp_announce(struct ustack *st)
 
 /* ---- Resolution --------------------------------------------------------- */
 
-/* Hold pb until e resolves; a full queue loses its oldest packet, which
- * has waited longest and is the least likely to still be wanted. */
+/* Drop the oldest packet held for e (which holds at least one). */
+static void drop_oldest(struct ustack *st, struct arp_entry *e)
+{
+    struct pbuf *old = e->head;
+    e->head = old->next;
+    if (!e->head)
+        e->tail = NULL;
+    e->queued--;
+    st->arp->held--;
+    pbuf_free(&st->pool, old);
+    STAT_INC(st, arp_drop_queue_full);
+}
+
+/* The entry whose held packets have waited longest: among those holding
+ * any, the one created (touched) first. */
+static struct arp_entry *longest_waiting(struct arp_state *a)
+{
+    struct arp_entry *best = NULL;
+    for (unsigned i = 0; i < a->size; i++) {
+        struct arp_entry *e = &a->entries[i];
+        if (e->queued && (!best || e->touched < best->touched))
+            best = e;
+    }
+    return best;
+}
+
+/* Hold pb until e resolves; a full queue, or all queues together at their
+ * bound, lose the packet that has waited longest and is the least likely
+ * to still be wanted. */
 static void enqueue(struct ustack *st, struct arp_entry *e, struct pbuf *pb)
 {
-    if (e->queued >= st->cfg.arp.queue_len) {
-        struct pbuf *old = e->head;
-        e->head = old->next;
-        if (!e->head)
-            e->tail = NULL;
-        e->queued--;
-        pbuf_free(&st->pool, old);
-        STAT_INC(st, arp_drop_queue_full);
-    }
+    struct arp_entry *waiting;
+    if (e->queued >= st->cfg.arp.queue_len)
+        drop_oldest(st, e);
+    else if (st->arp->held >= st->arp->max_held && (waiting = longest_waiting(st->arp)))
+        drop_oldest(st, waiting);
     pb->next = NULL;
     if (e->tail)
         e->tail->next = pb;
@@ -264,6 +309,7 @@ static void enqueue(struct ustack *st, struct arp_entry *e, struct pbuf *pb)
         e->head = pb;
     e->tail = pb;
     e->queued++;
+    st->arp->held++;
     STAT_INC(st, arp_queued);
 }
 
@@ -318,6 +364,7 @@ static void confirm(struct ustack *st, struct arp_entry *e, const uint8_t *mac)
         struct pbuf *pb = e->head;
         e->head = pb->next;
         e->queued--;
+        st->arp->held--;
         ip4_send_resolved(st, pb, e->mac);
     }
     e->tail = NULL;
