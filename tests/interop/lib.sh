@@ -15,8 +15,10 @@
 #
 # Safety rules (docs/TESTING.md): everything happens inside the namespace the
 # test created; the only addresses used are the 10.0.0.0/24 pair below, which
-# exist only inside it; every wait is bounded; the EXIT/INT/TERM trap removes
-# the namespace and kills only processes this script started.
+# exist only inside it (and spoofed sources of their subnet, written onto the
+# device by synflood.py, which never leave it; test_tcp_tap.sh widens the
+# subnet to 10.0.0.0/16 for that); every wait is bounded; the EXIT/INT/TERM
+# trap removes the namespace and kills only processes this script started.
 
 USTK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 USTACK=${USTACK:-$USTK_ROOT/build/ustack}

@@ -127,3 +127,129 @@ connect_refused_check() { # NAME PORT
 ns_curl() {
     timeout 60 ip netns exec "$USTK_NS" curl -sS --max-time 50 "$@"
 }
+
+# ---- SYN flood (test_tcp_synflood.sh; over TAP also test_tcp_tap.sh) --------
+
+SYNFLOOD_TOOL=$USTK_ROOT/tests/interop/synflood.py
+
+# Print how much each non-zero arp.* counter grew between two snapshots:
+# over TAP every SYN-ACK to a spoofed source needs its address resolved.
+arp_deltas() { # BEFORE-FILE AFTER-FILE
+    local name delta line=
+    for name in $(awk '$1 ~ /^arp\./ { print $1 }' "$2"); do
+        delta=$(ustk_counter_delta "$name" "$1" "$2")
+        [ "$delta" -gt 0 ] && line="$line $name +$delta"
+    done
+    echo "    ARP during the flood:${line:- nothing}"
+}
+
+# With `ustack serve --echo 7` running (started with --pcap /dev/null: a
+# capture of the flood would only slow the run down), write COUNT SYNs from
+# random spoofed addresses of the link's subnet onto the device (synflood.py;
+# over TAP framed in Ethernet to the MAC the kernel learned by ARP, so the
+# kernel pings ustack first). A real client connects as soon as the flood
+# has begun and again after it. SURVIVES passes when the flood was sent and both clients
+# connected within 2 s and were echoed; COOKIES when ustack answered the
+# flood with SYN cookies, never lacked a packet buffer to send, and exits
+# cleanly. Over TAP the arp.* counters show what resolving the spoofed
+# sources cost. Stops ustack.
+synflood_check() { # SURVIVES-NAME COOKIES-NAME [COUNT]
+    local survives=$1 cookies_name=$2 count=${3:-20000}
+    local before=$USTK_DIR/before.counters after=$USTK_DIR/after.counters
+    local flood_out=$USTK_DIR/synflood.out started=$USTK_DIR/synflood.started
+    local flood_pid flood_rc during_rc after_rc still_on=no cookies syns nobuf i
+    ustk_ns ping -c 1 -W 2 "$USTK_ADDR" >/dev/null ||
+        echo "    the kernel's ping to $USTK_ADDR before the flood got no answer"
+    ustk_counters_refresh
+    ustk_counters_save "$before"
+
+    # The spoofed sources: the whole subnet but the network, broadcast and
+    # the two real hosts.
+    rm -f "$started"
+    timeout 60 ip netns exec "$USTK_NS" "$USTK_PY" "$SYNFLOOD_TOOL" \
+        --started "$started" "$USTK_IFNAME" "$USTK_ADDR" 7 "$count" \
+        "$USTK_KADDR/$USTK_PREFIX" "$USTK_KADDR" "$USTK_ADDR" >"$flood_out" 2>&1 &
+    flood_pid=$!
+    ustk_track "$flood_pid"
+    for i in $(seq 200); do # 10 s
+        if [ -e "$started" ] || ! kill -0 "$flood_pid" 2>/dev/null; then
+            break
+        fi
+        sleep 0.05
+    done
+    tool_run 10 timed-echo "$USTK_ADDR" 7 2
+    during_rc=$?
+    # The client counts as "during" only if the flood outlasted it.
+    kill -0 "$flood_pid" 2>/dev/null && still_on=yes
+    ustk_reap "$flood_pid" 60
+    flood_rc=$USTK_REAPED
+    sed 's/^/    /' "$flood_out"
+    tool_run 10 timed-echo "$USTK_ADDR" 7 2
+    after_rc=$?
+    if [ "$flood_rc" -eq 0 ] && [ "$during_rc" -eq 0 ] && [ "$still_on" = yes ] &&
+        [ "$after_rc" -eq 0 ]; then
+        ustk_pass "$survives"
+    else
+        ustk_fail "$survives" "flood status $flood_rc; client during the" \
+            "flood: status $during_rc (flood still on when it was done: $still_on)," \
+            "after it: $after_rc"
+    fi
+
+    ustk_counters_refresh
+    ustk_counters_save "$after"
+    cookies=$(ustk_counter_delta tcp.syncookies_sent "$before" "$after")
+    syns=$(ustk_counter_delta tcp.rx "$before" "$after")
+    # Nothing may hold the packet pool: a segment or frame not sent for
+    # want of a buffer would be the real client's as likely as the flood's.
+    nobuf=$(($(ustk_counter_delta tcp.drop_no_buffer "$before" "$after") +
+        $(ustk_counter_delta link.drop_no_buffer "$before" "$after")))
+    echo "    $syns TCP segments received, $cookies SYN cookies sent during the" \
+        "flood, $nobuf not sent for want of a packet buffer"
+    [ "${USTK_LINK:-tun}" = tap ] && arp_deltas "$before" "$after"
+    if ustk_stop && [ "$cookies" -gt 0 ] && [ "$nobuf" -eq 0 ]; then
+        ustk_pass "$cookies_name"
+    else
+        ustk_fail "$cookies_name" "tcp.syncookies_sent moved by $cookies;" \
+            "tcp.drop_no_buffer + link.drop_no_buffer moved by $nobuf;" \
+            "ustack exit status $USTK_STATUS"
+    fi
+}
+
+# ---- port scan (test_tcp_portscan.sh; over TAP also test_tcp_tap.sh) -------
+
+# nmap's SYN scan with version detection (-sS -sV) of the running ustack:
+# NAME passes when nmap succeeds and sees every port of OPEN open and every
+# port of CLOSED closed (space-separated lists). Version detection waits on
+# services that never answer its probes (discard, chargen), so each such
+# open port adds seconds.
+portscan_check() { # NAME OPEN-PORTS CLOSED-PORTS
+    local name=$1 open=$2 closed=$3 ports rc p wrong=
+    local grepable=$USTK_DIR/nmap.gnmap
+    ports=$(echo $open $closed | tr ' ' ',')
+    # -Pn: no host discovery; -n: no DNS. Bounded twice: nmap's own host
+    # timeout and timeout(1).
+    timeout 150 ip netns exec "$USTK_NS" nmap -n -Pn -sS -sV --version-light \
+        --max-retries 2 --host-timeout 120s -p "$ports" -oG "$grepable" "$USTK_ADDR" \
+        >"$USTK_DIR/nmap.out" 2>&1
+    rc=$?
+    sed -n 's/^\([0-9]*\/tcp.*\)/    \1/p' "$USTK_DIR/nmap.out"
+    for p in $open; do
+        [ "$(port_state "$grepable" "$p")" = open ] ||
+            wrong="$wrong $p:$(port_state "$grepable" "$p")"
+    done
+    for p in $closed; do
+        [ "$(port_state "$grepable" "$p")" = closed ] ||
+            wrong="$wrong $p:$(port_state "$grepable" "$p")"
+    done
+    if [ "$rc" -eq 0 ] && [ -z "$wrong" ]; then
+        ustk_pass "$name"
+    else
+        ustk_fail "$name" "nmap status $rc; wrong states:$wrong"
+    fi
+}
+
+# PORT's state in nmap's grepable output:
+# "Ports: 7/open/tcp//echo///, 9/open/tcp//discard?///, ..."
+port_state() { # GNMAP-FILE PORT
+    grep -oE "[ ,]$2/[a-z|]+/tcp" "$1" | head -1 | cut -d/ -f2
+}
