@@ -34,9 +34,13 @@ enum {
     KEY_NETNS,
     KEY_PCAP,
     KEY_MTU,
+    /* The TCP options, KEY_USER_TIMEOUT..KEY_RCVBUF (is_tcp_key). */
     KEY_USER_TIMEOUT,
     KEY_KEEPALIVE,
     KEY_RTO_MIN,
+    KEY_CONGESTION,
+    KEY_SNDBUF,
+    KEY_RCVBUF,
     KEY_IMPAIR,
     KEY_TAP,
     KEY_MAC,
@@ -72,6 +76,11 @@ static const struct cli_option tcp_options[] = {
      "probe an idle connection after IDLE s, every INTVL s; fail after CNT"},
     {"rto-min", KEY_RTO_MIN, "MS",
      "lower bound on the retransmission timeout, 1..60000 (default 1000)"},
+    {"congestion", KEY_CONGESTION, "ALGO", "congestion control: cubic (default) or newreno"},
+    {"sndbuf", KEY_SNDBUF, "BYTES",
+     "send buffer, 256..16M (K, M suffixes), fixed; default 256K..4M auto"},
+    {"rcvbuf", KEY_RCVBUF, "BYTES",
+     "receive buffer, the largest window offered, 256..16M (default 256K)"},
     {0, 0, 0, 0},
 };
 
@@ -271,6 +280,42 @@ static int parse_keepalive(struct cli_stack_opts *so, const char *arg)
     return 0;
 }
 
+/* "cubic" or "newreno": the names of src/tcp's algorithms. */
+static int parse_congestion(struct cli_stack_opts *so, const char *arg)
+{
+    if (!strcmp(arg, "cubic"))
+        so->congestion = USTACK_TCP_CC_CUBIC;
+    else if (!strcmp(arg, "newreno"))
+        so->congestion = USTACK_TCP_CC_NEWRENO;
+    else
+        return -1;
+    return 0;
+}
+
+/* A buffer size: decimal bytes, or KiB or MiB with a K or M suffix
+ * ("4M"), within [CLI_BUF_MIN, CLI_BUF_MAX]. Outside it the stack would
+ * clamp the value silently; here it is refused. */
+static int parse_buffer_size(const char *arg, unsigned *out)
+{
+    char digits[16];
+    size_t len = strlen(arg);
+    unsigned long unit = 1, v;
+    if (len && (arg[len - 1] == 'K' || arg[len - 1] == 'k'))
+        unit = 1024;
+    else if (len && (arg[len - 1] == 'M' || arg[len - 1] == 'm'))
+        unit = 1024 * 1024;
+    if (unit > 1)
+        len--;
+    if (len == 0 || len >= sizeof(digits))
+        return -1;
+    memcpy(digits, arg, len);
+    digits[len] = '\0';
+    if (cli_parse_uint(digits, 0, CLI_BUF_MAX / unit, &v) < 0 || v * unit < CLI_BUF_MIN)
+        return -1;
+    *out = (unsigned)(v * unit);
+    return 0;
+}
+
 static int tcp_option(struct cli_stack_opts *so, int key, const char *arg, char *err,
                       size_t errlen)
 {
@@ -292,6 +337,19 @@ static int tcp_option(struct cli_stack_opts *so, int key, const char *arg, char 
                  CLI_RTO_MIN_MAX_MS, arg);
         return -1;
     }
+    if (key == KEY_CONGESTION) {
+        if (parse_congestion(so, arg) == 0)
+            return 0;
+        snprintf(err, errlen, "--congestion wants cubic or newreno, not '%s'", arg);
+        return -1;
+    }
+    if (key == KEY_SNDBUF || key == KEY_RCVBUF) {
+        if (parse_buffer_size(arg, key == KEY_SNDBUF ? &so->sndbuf : &so->rcvbuf) == 0)
+            return 0;
+        snprintf(err, errlen, "--%s wants bytes from %u to %u (or with K or M: 4M), not '%s'",
+                 key == KEY_SNDBUF ? "sndbuf" : "rcvbuf", CLI_BUF_MIN, CLI_BUF_MAX, arg);
+        return -1;
+    }
     if (parse_keepalive(so, arg) == 0)
         return 0;
     snprintf(err, errlen, "--keepalive wants IDLE,INTVL,CNT (seconds 1..32767, seconds "
@@ -301,7 +359,7 @@ static int tcp_option(struct cli_stack_opts *so, int key, const char *arg, char 
 
 static bool is_tcp_key(int key)
 {
-    return key == KEY_USER_TIMEOUT || key == KEY_KEEPALIVE || key == KEY_RTO_MIN;
+    return key >= KEY_USER_TIMEOUT && key <= KEY_RCVBUF; /* in enum order */
 }
 
 /* ---- Observability option values --------------------------------------------- */
@@ -358,6 +416,14 @@ size_t cli_tcp_sockopts(const struct cli_stack_opts *so,
         out[n++] = (struct cli_sockopt){USTACK_TCP_KEEPCNT, (int)so->keep_cnt};
         out[n++] = (struct cli_sockopt){USTACK_SO_KEEPALIVE, 1};
     }
+    if (so->congestion)
+        out[n++] = (struct cli_sockopt){USTACK_TCP_CONGESTION, so->congestion};
+    if (so->sndbuf)
+        out[n++] = (struct cli_sockopt){USTACK_SO_SNDBUF, (int)so->sndbuf};
+    /* Set before connect() or listen(): our window scale is chosen from
+     * SO_RCVBUF when the SYN or SYN-ACK goes out (RFC 7323 §2.3). */
+    if (so->rcvbuf)
+        out[n++] = (struct cli_sockopt){USTACK_SO_RCVBUF, (int)so->rcvbuf};
     return n;
 }
 

@@ -47,6 +47,9 @@ struct cli_stack_opts {
     /* --rto-min MS: the stack's minimum RTO (cfg.tcp.rto_min_ms), for
      * every connection; 0 keeps RFC 6298's 1 s. */
     unsigned rto_min_ms;
+    int congestion;            /* --congestion: an enum ustack_tcp_cc */
+    unsigned sndbuf, rcvbuf;   /* --sndbuf, --rcvbuf BYTES (SO_SNDBUF,
+                                  SO_RCVBUF) */
 
     /* Observability, for commands with obs_options. */
     const char *trace_dir;     /* --trace DIR: a CSV trace per connection */
@@ -78,7 +81,8 @@ struct cli_command {
     const char *description; /* what the command does, may span lines */
     const struct cli_option *options; /* own options, ends with {0}; or NULL */
     bool stack_options;      /* accepts the shared stack options */
-    bool tcp_options;        /* accepts --user-timeout, --keepalive, --rto-min */
+    bool tcp_options;        /* accepts --user-timeout, --keepalive, --rto-min,
+                                --congestion, --sndbuf, --rcvbuf */
     bool obs_options;        /* accepts --trace, --ctl (long-running) */
     int min_operands, max_operands;
 };
@@ -109,12 +113,17 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 struct cli_sockopt {
     int opt, value;
 };
-#define CLI_TCP_SOCKOPTS_MAX 5
+#define CLI_TCP_SOCKOPTS_MAX 8
 size_t cli_tcp_sockopts(const struct cli_stack_opts *so,
                         struct cli_sockopt out[CLI_TCP_SOCKOPTS_MAX]);
 
 /* Largest --rto-min: the default maximum RTO (60 s). */
 #define CLI_RTO_MIN_MAX_MS 60000
+
+/* --sndbuf and --rcvbuf: what the stack accepts without clamping, from its
+ * smallest buffer to its default cfg.tcp.buf_max (16 MiB). */
+#define CLI_BUF_MIN 256
+#define CLI_BUF_MAX (16u << 20)
 
 /* Strict decimal parser: the whole string, in [min, max]. 0 or -1. */
 int cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);

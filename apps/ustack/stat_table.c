@@ -29,6 +29,7 @@ static const struct {
     [STAT_RECV_Q] = {"recv_queue", "Recv-Q", BYTES},
     [STAT_CWND] = {"cwnd", "cwnd", BYTES},
     [STAT_SSTHRESH] = {"ssthresh", "ssthresh", BYTES},
+    [STAT_CC] = {"congestion", "cc", TEXT},
     [STAT_SRTT] = {"srtt_us", "srtt", USEC},
     [STAT_RTTVAR] = {"rttvar_us", "rttvar", USEC},
     [STAT_RTO] = {"rto_us", "rto", USEC},
@@ -68,6 +69,8 @@ void stat_conn_from_info(struct stat_conn *sc, const struct ustack_tcp_info *in)
     memset(sc, 0, sizeof(*sc));
     snprintf(sc->cell[STAT_STATE], STAT_CELL, "%s", in->state ? in->state : "?");
     set_addr(sc, STAT_LOCAL, in->local_addr, in->local_port);
+    /* A listener's algorithm is the one its connections start with. */
+    snprintf(sc->cell[STAT_CC], STAT_CELL, "%s", in->congestion ? in->congestion : "");
     if (in->state && !strcmp(in->state, "LISTEN")) {
         /* A listener has no peer and sends nothing; like ss, its receive
          * queue is the accept queue. */

@@ -27,6 +27,7 @@ enum stat_col {
     STAT_RECV_Q,
     STAT_CWND,
     STAT_SSTHRESH,
+    STAT_CC,
     STAT_SRTT,
     STAT_RTTVAR,
     STAT_RTO,

@@ -39,6 +39,8 @@ struct ustack_tcp_info {
     uint32_t in_flight;                /* in flight as congestion control
                                           counts it: sent, neither
                                           acknowledged nor SACKed */
+    const char *congestion;            /* the algorithm: "cubic",
+                                          "newreno" (static storage) */
 };
 
 /* Call fn once per connection (listeners included), in no particular

@@ -32,6 +32,7 @@ static void fill_info(const struct tcp_conn *c, struct ustack_tcp_info *info)
         .cwnd = tcp_obs_cwnd(c),
         .ssthresh = tcp_obs_ssthresh(c),
         .in_flight = tcp_obs_in_flight(c),
+        .congestion = c->cc.ops ? c->cc.ops->name : NULL,
     };
 }
 

@@ -15,6 +15,12 @@
 #                                   20 option bytes) and the kernel's SYN-ACK
 #                                   both carry all of them; data exchanged
 #                                   intact
+#   interop_tcp_options_cli_bufs    `ustack serve --rcvbuf 4M --sndbuf 1M
+#                                   --congestion newreno`: ustack's SYN-ACK
+#                                   has shift 7, its window passes 1 MiB
+#                                   (the default buffer stops at 256 KiB),
+#                                   `ustack stat --json` shows the listener
+#                                   with newreno
 #   interop_tcp_options_lossy_100m  100 MiB through ustack's echo from a kernel
 #                                   client one router away, the router
 #                                   dropping 2% of the packets each way
@@ -31,7 +37,7 @@
 . "$(dirname "$0")/lib.sh"
 
 ustk_init tcp_options interop_tcp_options_passive interop_tcp_options_big_window \
-    interop_tcp_options_active interop_tcp_options_lossy_100m
+    interop_tcp_options_cli_bufs interop_tcp_options_active interop_tcp_options_lossy_100m
 [ -x "$USTK_PY" ] || ustk_skip_all "$USTK_PY not installed"
 ustk_need tshark tcpdump iptables
 . "$(dirname "$0")/tcp_common.bash"
@@ -111,6 +117,29 @@ if [ "${max_win:-0}" -gt 65535 ] && [ "$with_ts" -gt 0 ] && [ "$without_ts" -eq 
     ustk_pass interop_tcp_options_big_window
 else
     ustk_fail interop_tcp_options_big_window "window ${max_win:-?}, segments without TS $without_ts"
+fi
+
+# ---- the buffer and congestion control options of the command line -----------------
+pcap=$USTK_DIR/bufs.pcap
+ctl=$USTK_DIR/ctl.sock
+USTK_PCAP=$pcap USTK_CMD=serve ustk_start_or_fail --discard 9 --rcvbuf 4M --sndbuf 1M \
+    --congestion newreno --ctl "$ctl"
+tool_run 60 discard "$USTK_ADDR" 9 $((8 * 1024 * 1024))
+discard_rc=$?
+listener_cc=$("$USTACK" stat --ctl "$ctl" --json 2>/dev/null | "$USTK_PY" -c '
+import json, sys
+print(" ".join(c["congestion"] for c in json.load(sys.stdin)["connections"]
+               if c["state"] == "LISTEN" and c["local"] == "0.0.0.0:9"))')
+ustk_stop || true
+read -r _ _ uws _ < <(syn_options "$pcap" "$u_synack")
+max_win=$(tsh "$pcap" "$u_seg" tcp.window_size | sort -n | tail -1)
+echo "    ustack's SYN-ACK wscale $uws, largest window ${max_win:-?} bytes; listener's" \
+    "congestion control '${listener_cc}'"
+if [ "$discard_rc" -eq 0 ] && [ "$uws" = 7 ] && [ "${max_win:-0}" -gt $((1024 * 1024)) ] &&
+    [ "$listener_cc" = newreno ]; then
+    ustk_pass interop_tcp_options_cli_bufs
+else
+    ustk_fail interop_tcp_options_cli_bufs "discard exit $discard_rc"
 fi
 
 # ---- ustack connects to the kernel -------------------------------------------------

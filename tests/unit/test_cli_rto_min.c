@@ -4,9 +4,10 @@
  * the session hands to the stack as cfg.tcp.rto_min_ms; only commands
  * that take the TCP options accept it; bad values are refused.
  */
-#include "../../apps/ustack/options.c"
+#include "../../apps/ustack/options.h" /* compiled in by cli_options.c */
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "test.h"

@@ -22,6 +22,7 @@ static struct ustack_tcp_info established(void)
         .retransmissions = 3,
         .srtt_us = 1500, .rttvar_us = 750, .rto_us = 1000000, .mss = 1448,
         .snd_wnd = 65535, .cwnd = 14480, .ssthresh = UINT32_MAX, .in_flight = 2896,
+        .congestion = "newreno",
     };
 }
 
@@ -55,6 +56,7 @@ TEST(stat_cells_from_a_connection)
     CHECK(!strcmp(sc.cell[STAT_REMOTE], "10.0.0.1:40000"));
     CHECK(!strcmp(sc.cell[STAT_CWND], "14480"));
     CHECK(!strcmp(sc.cell[STAT_SSTHRESH], "")); /* none yet */
+    CHECK(!strcmp(sc.cell[STAT_CC], "newreno"));
     CHECK(!strcmp(sc.cell[STAT_SRTT], "1500"));
     CHECK(!strcmp(sc.cell[STAT_IN_FLIGHT], "2896"));
     CHECK(!strcmp(sc.cell[STAT_BYTES_SENT], "123456789"));
@@ -211,7 +213,7 @@ TEST(stat_json)
     REQUIRE(j);
     CHECK(starts_with(j, "{\"connections\": [\n  {\"state\": \"ESTABLISHED\", \"local\": "
                          "\"10.0.0.2:7\", \"remote\": \"10.0.0.1:40000\", \"send_queue\": 1000,"));
-    CHECK(strstr(j, "\"ssthresh\": null,") != NULL);
+    CHECK(strstr(j, "\"ssthresh\": null, \"congestion\": \"newreno\",") != NULL);
     CHECK(strstr(j, "\"cwnd\": 14480,") != NULL);
     CHECK(strstr(j, "\"retransmissions\": 3}") != NULL);
     CHECK(strstr(j, "], \"total\": 7}\n") != NULL);
