@@ -3,9 +3,9 @@
  *
  * Input validates the header (length, checksum), finds the socket that takes
  * the datagram, and copies the data into that socket's receive queue: a byte
- * ring of its own (allocated at the first datagram, bounded by SO_RCVBUF and
- * by a datagram count) holding each datagram behind a small record of its
- * length and source. The frame itself is only borrowed, so the copy is what
+ * ring of its own (its storage grown as datagrams queue, bounded by
+ * SO_RCVBUF and by a datagram count) holding each datagram behind a small
+ * record of its length and source. The frame itself is only borrowed, so the copy is what
  * lets the application read later; when the queue is full the datagram is
  * dropped and counted, and the stack never waits for a reader.
  *
@@ -76,8 +76,8 @@ struct udp_pcb {
     int sndbuf;                  /* SO_SNDBUF, remembered only */
     size_t rcvbuf;               /* SO_RCVBUF: byte bound of the queue */
     unsigned rcvq_count;         /* datagrams in the queue */
-    struct ringbuf rcvq;         /* records and data; capacity >= rcvbuf
-                                    once allocated */
+    struct ringbuf rcvq;         /* records and data; its limit is at
+                                    least rcvbuf, its storage grows */
 };
 
 struct udp_state {
@@ -218,6 +218,7 @@ struct udp_pcb *udp_pcb_create(struct ustack *st)
     struct udp_state *us = st->udp;
     u->st = st;
     u->rcvbuf = st->cfg.udp.rcvbuf;
+    ringbuf_init(&u->rcvq, u->rcvbuf); /* no storage until a datagram */
     u->sndbuf = DEFAULT_SNDBUF;
     u->next = us->all;
     if (us->all)
@@ -363,15 +364,20 @@ static bool rcvq_push(struct ustack *st, struct udp_pcb *u, uint32_t src,
         STAT_INC(st, udp_drop_rcvq_full);
         return false;
     }
-    /* Storage comes with the first datagram: a socket that only sends, or
-     * is opened and closed again, never pays for a queue. */
-    if (!u->rcvq.buf && ringbuf_alloc(&u->rcvq, u->rcvbuf) < 0) {
+    /* The ring's storage grows as datagrams queue: a socket that only
+     * sends, or is opened and closed again, never pays for a queue, and
+     * one that receives little holds little. Record and data go past the
+     * tail first and become readable together, so storage that cannot
+     * grow (out of memory) leaves no half datagram behind. */
+    struct dgram_rec rec = {.len = (uint32_t)d->len, .addr = src, .port = d->sport};
+    size_t stored = ringbuf_write_at(&u->rcvq, 0, &rec, sizeof(rec));
+    if (stored == sizeof(rec))
+        stored += ringbuf_write_at(&u->rcvq, sizeof(rec), d->data, d->len);
+    if (stored < need) {
         STAT_INC(st, udp_drop_no_memory);
         return false;
     }
-    struct dgram_rec rec = {.len = (uint32_t)d->len, .addr = src, .port = d->sport};
-    ringbuf_write(&u->rcvq, &rec, sizeof(rec));
-    ringbuf_write(&u->rcvq, d->data, d->len);
+    ringbuf_commit(&u->rcvq, need);
     u->rcvq_count++;
     return true;
 }
@@ -411,8 +417,8 @@ size_t udp_rcvq_bytes(const struct udp_pcb *u)
     return ringbuf_used(&u->rcvq);
 }
 
-/* A larger SO_RCVBUF must fit the ring: move what is queued into a new
- * one. A smaller one only lowers the bound; the ring keeps its storage. */
+/* The ring's limit follows SO_RCVBUF, but never below what is queued: a
+ * smaller buffer keeps its datagrams and takes new ones once they fit. */
 static int set_rcvbuf(struct udp_pcb *u, int value)
 {
     size_t want = (size_t)value;
@@ -421,16 +427,9 @@ static int set_rcvbuf(struct udp_pcb *u, int value)
         want = max;
     if (want < RCVBUF_MIN)
         want = RCVBUF_MIN;
-    if (u->rcvq.buf && u->rcvq.cap < want) {
-        struct ringbuf bigger;
-        if (ringbuf_alloc(&bigger, want) < 0)
-            return -ENOMEM;
-        size_t used = ringbuf_used(&u->rcvq);
-        ringbuf_peek(&u->rcvq, 0, bigger.buf, used);
-        ringbuf_commit(&bigger, used);
-        ringbuf_release(&u->rcvq);
-        u->rcvq = bigger;
-    }
+    size_t used = ringbuf_used(&u->rcvq);
+    if (ringbuf_set_limit(&u->rcvq, want > used ? want : used) < 0)
+        return -ENOMEM;
     u->rcvbuf = want;
     return 0;
 }

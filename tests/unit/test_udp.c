@@ -400,6 +400,42 @@ TEST(udp_rcvq_byte_limit_counted)
     fx_close(&fx);
 }
 
+/* A smaller SO_RCVBUF than what is queued keeps the queued datagrams
+ * (readable, in order) and refuses new ones until they fit again. */
+TEST(udp_rcvq_shrink_keeps_queued)
+{
+    struct ip_fixture fx;
+    REQUIRE(ut_open(&fx));
+    int sd = ut_bound(&fx, 0, UT_PORT);
+    REQUIRE(sd >= 0);
+    uint8_t data[100];
+    for (int i = 0; i < 3; i++) {
+        memset(data, 'a' + i, sizeof(data));
+        ut_deliver(&fx, FX_PEER, FX_ADDR, UT_PEER_PORT, UT_PORT, data, sizeof(data));
+    }
+    CHECK_EQ(STAT(&fx, udp_delivered), 3);
+    /* 256 bytes (the smallest) hold two of them with their records. */
+    CHECK_EQ(ustack_setsockopt(fx.st, sd, USTACK_SO_RCVBUF, 256), 0);
+    memset(data, 'x', sizeof(data));
+    ut_deliver(&fx, FX_PEER, FX_ADDR, UT_PEER_PORT, UT_PORT, data, sizeof(data));
+    CHECK_EQ(STAT(&fx, udp_drop_rcvq_full), 1);
+    uint8_t buf[200];
+    CHECK_EQ(ustack_recv(fx.st, sd, buf, sizeof(buf), 0), 100);
+    CHECK_EQ(buf[0], 'a');
+    CHECK_EQ(ustack_recv(fx.st, sd, buf, sizeof(buf), 0), 100);
+    CHECK_EQ(buf[0], 'b');
+    /* One datagram left (112 bytes): a second one fits 256 again. */
+    memset(data, 'd', sizeof(data));
+    ut_deliver(&fx, FX_PEER, FX_ADDR, UT_PEER_PORT, UT_PORT, data, sizeof(data));
+    CHECK_EQ(STAT(&fx, udp_delivered), 4);
+    CHECK_EQ(ustack_recv(fx.st, sd, buf, sizeof(buf), 0), 100);
+    CHECK_EQ(buf[99], 'c');
+    CHECK_EQ(ustack_recv(fx.st, sd, buf, sizeof(buf), 0), 100);
+    CHECK_EQ(buf[99], 'd');
+    CHECK_EQ(ustack_recv(fx.st, sd, buf, sizeof(buf), 0), -EAGAIN);
+    fx_close(&fx);
+}
+
 /* recv takes one datagram: a short buffer gets its start, the rest is
  * gone, and the next recv gets the next datagram. */
 TEST(udp_recv_truncates_to_buffer)
