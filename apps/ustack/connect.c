@@ -6,6 +6,8 @@
  *   the stdin thread stdin -> connection; at end of input it shuts down our
  *                    sending side (SHUT_WR), so the peer sees our FIN and
  *                    can still answer (half-close, RFC 9293 §3.6).
+ * The program ends when both directions are done: a peer's FIN alone does
+ * not stop the upload, since the peer may still be reading.
  * The stack itself runs on the blocking API's own thread. A third thread
  * takes SIGINT/SIGTERM (blocked everywhere else) and aborts the connection,
  * which wakes the others; it also prints the counters on SIGUSR1 (to
@@ -53,8 +55,9 @@ static const struct cli_command connect_command = {
         "HOST:PORT (normally a server on the kernel side, --kernel-addr) and relay:\n"
         "standard input to the connection, the connection to standard output. At\n"
         "the end of input ustack half-closes (sends FIN) and keeps printing what the\n"
-        "peer sends until the peer closes too.\n"
-        "Exit status: 0 when the peer closed and all output was written; 1 when the\n"
+        "peer sends until the peer closes too; when the peer closes first, ustack\n"
+        "keeps sending its input until the end, then closes.\n"
+        "Exit status: 0 when both sides closed and all output was written; 1 when the\n"
         "connection was refused, timed out or failed; 2 on a usage error.\n\n"
         "Example:\n"
         "  nc -l 10.0.0.1 5000 &    # in the namespace\n"
@@ -365,12 +368,23 @@ static int relay(struct connect *c)
         return 1;
     }
     int err = copy_to_stdout(c);
-    /* The peer is done (or the connection failed): stop reading stdin. */
-    if (write(c->stop_pipe[1], "x", 1) < 0) { /* the reader polls on it */
+    if (err == 0 && !c->interrupted) {
+        /* The peer's FIN only ends its direction (a half-close, RFC 9293
+         * §3.6): keep sending standard input until its end, which the
+         * reader answers with our FIN. A peer that closed entirely resets
+         * the connection at our next segment, which ends the reader too. */
+        pthread_join(c->reader, NULL);
+        close_and_linger(c);
+    } else {
+        /* The connection failed or we were interrupted: stop reading stdin. */
+        if (write(c->stop_pipe[1], "x", 1) < 0) { /* the reader polls on it */
+        }
+        if (!c->interrupted)
+            close_and_linger(c); /* also wakes a reader blocked in send */
+        pthread_join(c->reader, NULL);
     }
-    if (!c->interrupted)
-        close_and_linger(c); /* also wakes a reader blocked in send */
-    pthread_join(c->reader, NULL);
+    if (err == 0 && c->send_errno && c->send_errno != EPIPE)
+        err = c->send_errno;
     close(c->stop_pipe[0]);
     close(c->stop_pipe[1]);
     if (c->interrupted)
