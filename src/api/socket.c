@@ -67,7 +67,12 @@ enum sock_state {
 };
 
 #define NO_SLOT (-1)
-#define OPT_MAX USTACK_TCP_CONGESTION /* highest option number */
+/* The highest option number: options set before the connection exists
+ * are kept in a bitmask and an array indexed by it (struct sock). A new
+ * option past it must move this too; stream_setsockopt refuses any option
+ * beyond it rather than write past the array. */
+#define OPT_MAX USTACK_TCP_CONGESTION
+_Static_assert(OPT_MAX < 32, "struct sock's opt_set is a 32-bit mask");
 
 struct sock {
     struct tcp_conn *conn; /* stream sockets; NULL until first needed */
@@ -503,6 +508,8 @@ static int stream_getpeername(struct sock *s, uint32_t *ip, uint16_t *port)
 
 static int stream_setsockopt(struct ustack *st, struct sock *s, int opt, int value)
 {
+    if (opt < 1 || opt > OPT_MAX)
+        return -ENOPROTOOPT;
     if (opt == USTACK_SO_REUSEADDR)
         s->reuseaddr = value != 0;
     if (!s->conn) {
