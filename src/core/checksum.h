@@ -19,7 +19,7 @@ uint32_t cksum_add(uint32_t sum, const void *data, size_t len);
 /* Fold to 16 bits and complement. */
 uint16_t cksum_finish(uint32_t sum);
 
-/* Partial sum of the IPv4 pseudo-header (RFC 793 §3.1, RFC 768) for the
+/* Partial sum of the IPv4 pseudo-header (RFC 9293 §3.1, RFC 768) for the
  * transport checksum: addresses in host byte order. */
 uint32_t cksum_pseudo_ipv4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
 

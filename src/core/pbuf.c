@@ -1,3 +1,7 @@
+/*
+ * The packet buffer pools (pbuf.h): one allocation per pool, carved into
+ * equal buffers that a free list hands out and takes back.
+ */
 #include "core/pbuf.h"
 
 #include <errno.h>
