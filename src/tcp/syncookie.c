@@ -25,10 +25,13 @@
 #define COOKIE_COUNTER_SHIFT 27
 #define COOKIE_MSS_SHIFT 24
 #define COOKIE_MAC_MASK 0xffffffu
+/* Entries of the MSS table: as many as the 3 bits between the MAC and the
+ * clock can index. */
+#define COOKIE_MSS_COUNT (1u << (COOKIE_COUNTER_SHIFT - COOKIE_MSS_SHIFT))
 
 /* The MSS values a cookie can encode: common link MTUs minus 40 (tunnels,
  * PPPoE, Ethernet, jumbo), and TCP_MIN_MSS so any peer fits. */
-static const uint16_t cookie_mss_table[8] = {
+static const uint16_t cookie_mss_table[COOKIE_MSS_COUNT] = {
     TCP_MIN_MSS, 536, 1220, 1360, 1400, 1440, 1460, 8960,
 };
 
@@ -52,7 +55,7 @@ uint32_t syncookie_make(const struct tcp_state *t, const struct tcp_seg *syn,
 {
     /* The largest table entry the peer can take. */
     unsigned idx = 0;
-    for (unsigned i = 0; i < 8; i++)
+    for (unsigned i = 0; i < COOKIE_MSS_COUNT; i++)
         if (cookie_mss_table[i] <= peer_mss)
             idx = i;
     *mss = cookie_mss_table[idx];
@@ -67,7 +70,7 @@ bool syncookie_check(const struct tcp_state *t, const struct tcp_seg *ack,
 {
     uint32_t cookie = ack->ack - 1;
     uint32_t peer_isn = ack->seq - 1;
-    unsigned idx = (cookie >> COOKIE_MSS_SHIFT) & 7;
+    unsigned idx = (cookie >> COOKIE_MSS_SHIFT) & (COOKIE_MSS_COUNT - 1);
     uint64_t current = now / COOKIE_PERIOD_US;
     /* The cookie's period: this one or the one before. */
     for (uint64_t age = 0; age <= 1 && age <= current; age++) {
