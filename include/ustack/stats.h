@@ -188,6 +188,7 @@
     X(tcp, tlp_repairs, "... whose ACK showed they repaired a lost tail")     \
     X(tcp, tlp_ack_losses, "... D-SACKed: only the ACKs had been lost")       \
     X(tcp, tlp_sack_recoveries, "recoveries started by the probe timer")      \
+    X(tcp, tlp_stall_retransmits, "SND.UNA resent: SACK recovery stalled")    \
     X(tcp, lost_retransmits, "retransmissions found lost in SACK recovery")
 
 #define USTACK_STATS_UDP(X)                                                   \

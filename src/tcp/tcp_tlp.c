@@ -37,6 +37,16 @@
  * step 4, as at DupThresh). This may also follow a probe whose SACK
  * showed a hole below it.
  *
+ * Recovery stall: in SACK recovery the same timer runs too. If a whole
+ * PTO passes with no ACK that moves anything, what recovery sent last is
+ * lost as well, and RFC 6675 would wait for the RTO, which cuts cwnd to
+ * one segment and starts over from SND.UNA. Instead the segment at
+ * SND.UNA (whose retransmission holds everything up) goes once more.
+ * Once per recovery episode: when many holes remain (a slow start that
+ * overshot a queue by hundreds of segments), one retransmission per PTO
+ * would crawl through them while keeping the RTO from firing, so after
+ * the one try the RTO's go-back-N decides.
+ *
  * Lost retransmissions (during RFC 6675 recovery): RFC 6675 marks a hole
  * lost once DupThresh segments above it are SACKed, and HighRxt keeps it
  * from being sent twice, so a retransmission lost again waits for the
@@ -61,10 +71,13 @@
  * timeout (see the top), which may also follow a probe. */
 static bool timer_applies(const struct ustack *st, const struct tcp_conn *c)
 {
-    return !st->cfg.tcp.tlp_off && c->opt.sack && tcp_may_send(c->state) &&
-           c->cc.cwnd != 0 && c->snd.una != c->snd.nxt && !c->rec.active &&
-           (c->sacked.count > 0 || !c->tlp.episode) &&
-           tcp_timer_running(c, TCP_TIMER_RTX);
+    if (st->cfg.tcp.tlp_off || !c->opt.sack || !tcp_may_send(c->state) ||
+        c->cc.cwnd == 0 || c->snd.una == c->snd.nxt ||
+        !tcp_timer_running(c, TCP_TIMER_RTX))
+        return false;
+    if (tcp_sack_recovering(c)) /* the stall timeout, once per recovery */
+        return !c->tlp.stall_set || c->tlp.stall_recover != c->rec.recover;
+    return !c->rec.active && (c->sacked.count > 0 || !c->tlp.episode);
 }
 
 /* RFC 8985 §7.2 TLP_calc_PTO, with our floor. */
@@ -110,10 +123,29 @@ static void reorder_timeout(struct ustack *st, struct tcp_conn *c)
     tcp_output(st, c);           /* and what recovery's pipe allows */
 }
 
+/* SACK recovery made no progress for a PTO: nothing came back for what
+ * it sent, so the retransmission that holds SND.UNA back is taken as lost
+ * too, and sent again; once for each SND.UNA, then the RTO decides. */
+static void recovery_stall(struct ustack *st, struct tcp_conn *c)
+{
+    uint32_t hole_end = tcp_sack_next_sacked(c, c->snd.una, c->snd.nxt);
+    uint32_t len = hole_end - c->snd.una;
+    if (len > c->snd_mss)
+        len = c->snd_mss;
+    c->tlp.stall_set = true;
+    c->tlp.stall_recover = c->rec.recover;
+    if (tcp_retransmit_range(st, c, c->snd.una, len))
+        STAT_INC(st, tcp_tlp_stall_retransmits);
+}
+
 bool tcp_tlp_timeout(struct ustack *st, struct tcp_conn *c)
 {
     if (!timer_applies(st, c))
         return true; /* things changed; the next output re-arms if need be */
+    if (tcp_sack_recovering(c)) {
+        recovery_stall(st, c);
+        return true;
+    }
     if (c->sacked.count > 0) {
         reorder_timeout(st, c);
         return true;
@@ -121,17 +153,16 @@ bool tcp_tlp_timeout(struct ustack *st, struct tcp_conn *c)
     uint32_t out = c->snd.nxt - c->snd.una;
     uint32_t len = out < c->snd_mss ? out : c->snd_mss;
     uint32_t seq = c->snd.nxt - len;
-    if (tcp_retransmit_range(st, c, seq, len)) {
-        c->tlp.episode = true;
-        c->tlp.end_seq = c->snd.nxt;
-        c->tlp.probe_seq = seq;
-        c->tlp.dsacked = false;
-        c->tlp.flight = out;
-        STAT_INC(st, tcp_tlp_probes);
-    }
-    /* §7.3: "the sender MUST re-arm the RTO timer, not the PTO timer",
-     * whether or not the window let the probe go. */
-    tcp_rtx_timer_start(st, c);
+    if (!tcp_retransmit_range(st, c, seq, len))
+        return true; /* a shrunken window: the RTO stays where it was, so
+                        that probing cannot put it off for ever */
+    c->tlp.episode = true;
+    c->tlp.end_seq = c->snd.nxt;
+    c->tlp.probe_seq = seq;
+    c->tlp.dsacked = false;
+    c->tlp.flight = out;
+    STAT_INC(st, tcp_tlp_probes);
+    tcp_rtx_timer_start(st, c); /* §7.3: "re-arm the RTO timer" */
     return true;
 }
 

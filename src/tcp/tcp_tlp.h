@@ -21,6 +21,9 @@
  * recovery begins without waiting for DupThresh duplicate ACKs (RACK's
  * time-based reasoning, RFC 8985 §6, for flights too small for three).
  *
+ * And in SACK recovery, a PTO without any ACK sends the segment at
+ * SND.UNA again, once per recovery, before the RTO would.
+ *
  * All of this works only when the peer SACKs (as Linux's TLP does): without SACK
  * blocks an ACK cannot tell what the probe or the later data found.
  */
@@ -49,6 +52,9 @@ struct tcp_tlp {
     bool rxt_valid;      /* the segment at rxt_una was retransmitted ... */
     uint32_t rxt_una;    /* ... starting here (SND.UNA then) ... */
     uint32_t rxt_mark;   /* ... when SND.NXT was here */
+    bool stall_set;         /* a stalled SACK recovery resent SND.UNA's */
+    uint32_t stall_recover; /* ... segment, in the one with this
+                               RecoveryPoint */
 };
 
 /* After output (new data, ACKs processed): arm, re-arm or stop the probe

@@ -184,8 +184,10 @@ TEST(test_tcp_tlp_needs_sack_and_can_be_off)
     }
 }
 
-/* No probe during SACK recovery: recovery sends by its own rules. */
-TEST(test_tcp_tlp_not_in_recovery)
+/* No probe during SACK recovery, but a stall timeout: if a PTO passes
+ * without an ACK, the retransmission at SND.UNA is taken as lost and
+ * sent again, once per recovery; after that only the RTO. */
+TEST(test_tcp_tlp_recovery_stall)
 {
     struct ts *ts = new_ts_tlp(false);
     uint64_t t0;
@@ -199,10 +201,13 @@ TEST(test_tcp_tlp_not_in_recovery)
     sack_ack(ts, 1, 1, 2, 5);
     cc_out_segs(ts, 1, 1, MSS);
     uint64_t t1 = ts_last_time(ts);
-    /* Silence: no probe, the RTO (1 s after the retransmission... the
-     * timer runs from the last restart) resends 1. */
-    ts_advance_to(ts, t1 + 900 * MS);
-    ts_out_none(ts);
+    /* Silence: a PTO after the last segment went, 1 again. */
+    ts_out_at(ts, t1 + 2 * MS, "P?. 1:1461(1460) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_stall_retransmits"), 1);
+    /* Then nothing until the RTO, 1 s after the first transmission. */
+    ts_out_at(ts, t0 + 1000 * MS, "P?. 1:1461(1460) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_stall_retransmits"), 1);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 0);
     ts_free(ts);
 }
