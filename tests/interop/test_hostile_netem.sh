@@ -2,7 +2,7 @@
 # ustack over a delaying, reordering, duplicating and corrupting path, in
 # both directions, made twice: once on the kernel's side of the TUN link
 # (tests/tools/nfq_impair on NFQUEUE), once on ustack's side (--impair):
-#   interop_hostile_nfqueue_echo  echo of up to 10 MiB through nfq_impair
+#   interop_hostile_nfqueue_echo  echo of 10 MiB through nfq_impair
 #                                 (25 ms each way, so 50 ms more round
 #                                 trip; 25% held back 10 ms more; 5%
 #                                 duplicated; 1% corrupted): sha256 intact,
@@ -11,8 +11,12 @@
 #   interop_hostile_impair_echo   the same echo with the same impairments
 #                                 made by ustack --impair: sha256 intact,
 #                                 the impair.* counters show each one
-# Sending stops after HOSTILE_NETEM_SEND_SECS (default 25) per run if the
-# 10 MiB are not out by then; what was sent must come back intact.
+# All 10 MiB must go out and come back (about 70 s a run here); sending
+# stops after HOSTILE_NETEM_SEND_SECS (default 150) per run, which then fails
+# the test unless HOSTILE_NETEM_MIN_BYTES says less is enough. ustack runs
+# with --rto-min 200 (HOSTILE_NETEM_RTO_MIN; empty for RFC 6298's 1 s), the
+# minimum RTO Linux uses, as the 20 MiB loss test does: a retransmission
+# that is itself corrupted waits for a timeout.
 . "$(dirname "$0")/lib.sh"
 
 ustk_init hostile_netem interop_hostile_nfqueue_echo interop_hostile_impair_echo
@@ -23,8 +27,9 @@ ustk_netns_create
 hostile_need_iptables
 
 BYTES=$((10 * 1024 * 1024))
-SEND_SECS=${HOSTILE_NETEM_SEND_SECS:-25}
-MIN_BYTES=$((512 * 1024))
+SEND_SECS=${HOSTILE_NETEM_SEND_SECS:-150}
+MIN_BYTES=${HOSTILE_NETEM_MIN_BYTES:-$BYTES}
+RTO_MIN=${HOSTILE_NETEM_RTO_MIN-200}
 ECHO_ARGS=(echo "$USTK_ADDR" 7 "$BYTES" $((SEND_SECS + 60)) --ahead 131072
     --send-for "$SEND_SECS" --min "$MIN_BYTES")
 MARK=0x2a # nfq_impair's duplicates carry it, and pass without queueing
@@ -44,7 +49,7 @@ else
     hostile_nfq_start "$USTK_DIR/nfq-out.txt" --queue 2 --seed 2 "${NFQ_ARGS[@]}" || nfq_ok=0
     nfq_out=$NFQ_PID
     csum_before=$(kernel_counter TcpInCsumErrors)
-    USTK_CMD=serve ustk_start_or_fail --echo 7
+    USTK_CMD=serve ustk_start_or_fail --echo 7 ${RTO_MIN:+--rto-min "$RTO_MIN"}
     hostile_run $((SEND_SECS + 70)) "${ECHO_ARGS[@]}"
     rc=$?
     hostile_nfq_stop "$nfq_in"
@@ -72,7 +77,7 @@ fi
 # ---- 2. on ustack's side: --impair --------------------------------------
 csum_before=$(kernel_counter TcpInCsumErrors)
 hdr_before=$(kernel_counter IpInHdrErrors)
-USTK_CMD=serve ustk_start_or_fail --echo 7 \
+USTK_CMD=serve ustk_start_or_fail --echo 7 ${RTO_MIN:+--rto-min "$RTO_MIN"} \
     --impair delay=25ms,reorder=25%,reorder-delay=10ms,dup=5%,corrupt=1%,seed=7
 hostile_run $((SEND_SECS + 70)) "${ECHO_ARGS[@]}"
 rc=$?
