@@ -103,10 +103,13 @@ struct ustack_tcp_config {
     bool wscale_off;
     bool timestamps_off;
     bool sack_off;
-    /* The tail loss probe (RFC 8985 §7), on by default on connections
-     * that negotiated SACK: when no ACK comes for about two round trips,
-     * the last segment is sent again before the RTO would fire. This
-     * turns it off (RFC 6298's timer alone then repairs a lost tail). */
+    /* Loss repair before the RTO (src/tcp/tcp_tlp.c), on by default on
+     * connections that negotiated SACK: the tail loss probe (RFC 8985
+     * §7: when no ACK comes for about two round trips, the last segment
+     * goes again), recovery begun by the same timer when SACKed data sits
+     * above a hole, SND.UNA resent when SACK recovery stalls, and lost
+     * retransmissions resent. This turns all of it off: RFC 6675 and RFC
+     * 6298's timer alone. */
     bool tlp_off;
 };
 

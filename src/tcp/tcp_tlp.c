@@ -9,9 +9,10 @@
  *     the persist timer) watches the data. New data or an ACK of new data
  *     re-arms it. PTO = 2 SRTT, plus WCDelAckT (200 ms) when only one
  *     segment is out (the peer may delay its ACK); 1 s before the first
- *     RTT sample; at least 2 ms (twice our clock granularity, RFC 6298
- *     §4's G); and never later than the RTO would fire: a probe due then
- *     goes instead of the timeout.
+ *     RTT sample; at least 2 ms (twice the clock granularity G of RFC
+ *     6298 §2: a shorter wait is below what we can measure); and never
+ *     later than the RTO would fire: a probe due then goes instead of
+ *     the timeout.
  *   - §7.3 the probe: §7.3 prefers a new segment when one may go, because
  *     RACK then infers every earlier loss from its SACK. ustack detects
  *     losses by RFC 6675's DupThresh, for which one SACKed new segment is
@@ -62,8 +63,7 @@
 
 #define TLP_PTO_NO_RTT_US 1000000u /* RFC 8985 §7.2: 1 s without an SRTT */
 #define TLP_WCDELACK_US 200000u    /* WCDelAckT, the worst delayed ACK */
-#define TLP_PTO_MIN_US 2000u       /* 2 G: a probe never shares a
-                                      timestamp tick with the last segment */
+#define TLP_PTO_MIN_US 2000u       /* 2 G, G = 1 ms (RFC 6298 §2) */
 
 /* ---- Tail loss probe -------------------------------------------------------- */
 
@@ -230,7 +230,7 @@ void tcp_tlp_sent(struct tcp_conn *c, uint32_t seq, bool retransmission)
 
 void tcp_tlp_lost_retransmit(struct ustack *st, struct tcp_conn *c)
 {
-    if (!c->tlp.rxt_valid || c->tlp.rxt_una != c->snd.una || !tcp_sack_recovering(c))
+    if (st->cfg.tcp.tlp_off || !c->tlp.rxt_valid || c->tlp.rxt_una != c->snd.una || !tcp_sack_recovering(c))
         return;
     uint32_t after = c->sacked.bytes - tcp_sack_bytes_below(c, c->tlp.rxt_mark);
     if (after <= (uint32_t)(TCP_DUPTHRESH - 1) * c->snd_mss)
