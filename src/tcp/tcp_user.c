@@ -113,15 +113,22 @@ int tcp_connect(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
  * whenever the application is not scheduled at once: on a fast path the
  * default 256 KiB is the limit, not the network. So, unless the user set
  * SO_SNDBUF, the ring may grow to twice what may be in flight, min(cwnd,
- * the peer's window), up to sndbuf_auto_max. It never shrinks back; its
- * storage only grows as bytes actually queue (ringbuf.h), so a connection
- * that sends little costs nothing for it. */
+ * the peer's window), up to sndbuf_auto_max. The limit moves in powers of
+ * two: the ring's storage doubles as it fills (ringbuf.h), and a limit
+ * creeping up with cwnd a segment at a time would make every growth a
+ * copy of the whole ring into fresh pages for a few more bytes. It never
+ * shrinks back; its storage only grows as bytes actually queue, so a
+ * connection that sends little costs nothing for it. */
 static void sndbuf_autotune(struct ustack *st, struct tcp_conn *c)
 {
     if (c->sndbuf_set)
         return;
     uint64_t flight = c->cc.cwnd < c->snd.wnd ? c->cc.cwnd : c->snd.wnd;
-    uint64_t want = 2 * flight;
+    if (2 * flight <= c->sndbuf.limit)
+        return;
+    uint64_t want = c->sndbuf.limit ? c->sndbuf.limit : 1;
+    while (want < 2 * flight)
+        want *= 2;
     if (want > st->cfg.tcp.sndbuf_auto_max)
         want = st->cfg.tcp.sndbuf_auto_max;
     if (want > c->sndbuf.limit)

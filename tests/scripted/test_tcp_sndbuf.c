@@ -1,8 +1,8 @@
 /*
  * Send buffer autotuning (tcp_user.c, sndbuf_autotune): unless the user
- * set SO_SNDBUF, the send buffer holds twice what may be in flight,
- * min(cwnd, the peer's window), when that is more than the configured
- * sndbuf, up to sndbuf_auto_max. A small configured sndbuf (16 KiB) makes
+ * set SO_SNDBUF, the send buffer doubles until it holds twice what may be
+ * in flight, min(cwnd, the peer's window), when that is more than the
+ * configured sndbuf, up to sndbuf_auto_max. A small configured sndbuf (16 KiB) makes
  * the initial window (10 segments) enough to see it.
  */
 #include <errno.h>
@@ -22,12 +22,15 @@ static struct ts *small_sndbuf_stack(unsigned auto_max)
     return ts_new_with(&cfg);
 }
 
-/* The send buffer as autotuning should size it now. */
-static uint32_t expected_buffer(struct ts *ts)
+/* The send buffer as autotuning should size it now, from what it was:
+ * doubled until it holds twice min(cwnd, the peer's window). */
+static uint32_t expected_buffer(struct ts *ts, uint32_t was)
 {
     struct ustack_tcp_info i = tso_conn(ts);
     uint32_t flight = i.cwnd < i.snd_wnd ? i.cwnd : i.snd_wnd;
-    return 2 * flight > SMALL_SNDBUF ? 2 * flight : SMALL_SNDBUF;
+    while (was < 2 * flight)
+        was *= 2;
+    return was;
 }
 
 static void ack_all_sent(struct ts *ts)
@@ -45,21 +48,24 @@ TEST(test_tcp_sndbuf_autotune_follows_the_window)
 {
     struct ts *ts = small_sndbuf_stack(0);
     int sd = ts_passive_open(ts, NULL);
-    /* Initial window 14600, peer window 65535: 29200 bytes, not 16384. */
+    /* Initial window 14600, peer window 65535: the buffer must hold
+     * 29200 bytes; it doubles from 16384 to 32768. */
     TS_CHECK_EQ(ts, tso_conn(ts).cwnd, 14600);
-    TS_CHECK_EQ(ts, ts_send(ts, sd, 100000), 29200);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 100000), 32768);
     TS_CHECK_EQ(ts, ts_send(ts, sd, 100000), -EAGAIN);
     /* Round after round, cwnd grows (slow start) and the buffer with it,
-     * until the peer's window (65535) caps what may be in flight. */
-    uint32_t sent = 29200;
+     * in powers of two, until the peer's window (65535) caps what may be
+     * in flight: 131072 holds twice that. */
+    uint32_t buffer = 32768, sent = 32768;
     for (int round = 0; round < 6 && !ts_failed(ts); round++) {
         ack_all_sent(ts);
-        uint32_t room = expected_buffer(ts) - tso_conn(ts).send_queue;
+        buffer = expected_buffer(ts, buffer);
+        uint32_t room = buffer - tso_conn(ts).send_queue;
         TS_CHECK_EQ(ts, ts_send(ts, sd, 1000000), room);
         sent += room;
     }
-    TS_CHECK_EQ(ts, expected_buffer(ts), 2 * 65535);
-    TS_CHECK(ts, sent > 6 * 29200);
+    TS_CHECK_EQ(ts, buffer, 131072);
+    TS_CHECK(ts, sent > 6 * 32768);
     ts_free(ts);
 }
 
