@@ -29,8 +29,8 @@
 /* Send buffer autotuning's ceiling (tcp_user.c): Linux's tcp_wmem[2]. */
 #define DEFAULT_SNDBUF_AUTO_MAX (4096 * KIB)
 /* 16 MiB: enough window for 1 Gbit/s over 130 ms (RFC 7323 §1.1, the
- * "long fat pipe"). Rings are allocated when a connection is established
- * and their pages only touched as data flows through them. */
+ * "long fat pipe"). This is only a limit: a ring's storage grows (by
+ * doubling) as bytes queue in it, so a connection pays for what it holds. */
 #define DEFAULT_BUF_MAX (16384 * KIB)
 /* RFC 7323 §2.3: a window is below 2^30 bytes (65535 << 14). */
 #define MAX_BUF_MAX (1u << 30)
@@ -268,16 +268,15 @@ struct tcp_conn *tcp_conn_create(struct ustack *st)
     return tcp_conn_alloc(st);
 }
 
-int tcp_conn_alloc_buffers(struct tcp_conn *c)
+void tcp_conn_init_buffers(struct tcp_conn *c)
 {
     /* The rings get their storage as bytes arrive (ringbuf_init), so an
      * idle connection holds no buffer memory and one that moves little
-     * holds little; nothing can fail here any more. */
+     * holds little. */
     if (!c->sndbuf.limit)
         ringbuf_init(&c->sndbuf, c->sndbuf_size);
     if (!c->rcvbuf.limit)
         ringbuf_init(&c->rcvbuf, tcp_rcv_ring_size(c, c->rcvbuf_size));
-    return 0;
 }
 
 void tcp_conn_release_buffers(struct tcp_conn *c)

@@ -181,11 +181,7 @@ static void cookie_establish(struct ustack *st, struct tcp_conn *l,
     c->snd_mss = mss < ours ? mss : ours;
     set_send_window(c, seg);
     tcp_rcv_window(st, c); /* the window our cookie SYN-ACK offered */
-    if (tcp_conn_alloc_buffers(c) < 0) {
-        STAT_INC(st, tcp_drop_no_memory);
-        tcp_conn_destroy(st, c);
-        return;
-    }
+    tcp_conn_init_buffers(c);
     tcp_conn_hash_insert(st, c);
     tcp_set_state(st, c, TCP_ESTABLISHED);
     tcp_queue_push(&l->listen.accept_q, c);
@@ -291,12 +287,7 @@ static void syn_sent_established(struct ustack *st, struct tcp_conn *c,
                                  struct tcp_seg *seg)
 {
     set_send_window(c, seg);
-    if (tcp_conn_alloc_buffers(c) < 0) {
-        STAT_INC(st, tcp_drop_no_memory);
-        tcp_send_rst(st, c);
-        tcp_conn_fail(st, c, ENOMEM);
-        return;
-    }
+    tcp_conn_init_buffers(c);
     tcp_set_state(st, c, TCP_ESTABLISHED);
     tcp_rtt_handshake_done(st, c);
     /* "form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send
@@ -706,12 +697,7 @@ static bool syn_received_ack(struct ustack *st, struct tcp_conn *c,
         STAT_INC(st, tcp_accept_queue_full);
         return false;
     }
-    if (tcp_conn_alloc_buffers(c) < 0) {
-        STAT_INC(st, tcp_drop_no_memory);
-        tcp_send_rst(st, c);
-        tcp_conn_fail(st, c, ENOMEM);
-        return false;
-    }
+    tcp_conn_init_buffers(c);
     tcp_set_state(st, c, TCP_ESTABLISHED);
     set_send_window(c, seg);
     tcp_rtt_handshake_done(st, c);

@@ -446,8 +446,9 @@ void tcp_conn_closed(struct ustack *st, struct tcp_conn *c);
 /* The connection failed with err (ECONNRESET, ECONNREFUSED, ETIMEDOUT):
  * report it to the user and close. */
 void tcp_conn_fail(struct ustack *st, struct tcp_conn *c, int err);
-/* Allocate the send and receive rings. 0 or -ENOMEM. */
-int tcp_conn_alloc_buffers(struct tcp_conn *c);
+/* Set the send and receive rings' limits; they get storage only as bytes
+ * arrive (ringbuf_init), so this cannot fail. */
+void tcp_conn_init_buffers(struct tcp_conn *c);
 void tcp_conn_release_buffers(struct tcp_conn *c);
 /* Tell the socket layer that c's readiness may have changed. */
 void tcp_notify(struct ustack *st, struct tcp_conn *c);
