@@ -167,8 +167,7 @@ int tcp_init(struct ustack *st)
     t->isn_key = derive_key(st->cfg.secret, 'I');
     t->cookie_key = derive_key(st->cfg.secret, 'C');
     t->ts_key = derive_key(st->cfg.secret, 'T');
-    /* Start the ephemeral port search somewhere unpredictable. */
-    t->next_ephemeral = (uint16_t)t->table_key.k1;
+    t->port_key = derive_key(st->cfg.secret, 'P');
     return 0;
 }
 
@@ -481,17 +480,25 @@ static bool port_available(struct ustack *st, uint16_t port, uint32_t addr,
 #define EPHEMERAL_FIRST 49152 /* RFC 6335 §6: the dynamic port range */
 #define EPHEMERAL_COUNT 16384
 
-/* Any port of the dynamic range that nobody holds at all, searched from a
- * point that moves on by one with each use: the traditional selection of
- * RFC 6056 §2.2, from a start the secret makes unpredictable. The whole
- * range goes round before a port is used again (a low reuse frequency,
- * RFC 6056 §3.1), but it is none of the obfuscation algorithms of §3.3:
- * one port seen on the wire tells the next. 0 if all are taken. */
-static uint16_t pick_ephemeral(struct ustack *st, uint32_t addr)
+/* RFC 6056 §3.3.3, the double-hash algorithm (its Algorithm 3 with one
+ * counter): port = first + (F(laddr, raddr, rport, secret) + counter) % n,
+ * the counter moving on by one with every port tried. Towards one
+ * destination the ports go round the whole range before one comes back
+ * (a low reuse frequency, §3.1); towards another they start from an
+ * offset nobody without the secret knows, so a port seen on the wire
+ * tells nothing of the ports used with anyone else. An active open passes
+ * its peer; bind() and listen() know none and pass 0 and 0. The port must
+ * be free of every holder, not just of this four-tuple. The search tries
+ * each port of the range once: 0 if all are taken. */
+static uint16_t pick_ephemeral(struct ustack *st, uint32_t addr,
+                               uint32_t raddr, uint16_t rport)
 {
     struct tcp_state *t = st->tcp;
+    uint32_t laddr = addr ? addr : st->cfg.addr;
+    uint32_t offset = (uint32_t)tcp_tuple_hash(&t->port_key, laddr, 0, raddr, rport);
     for (unsigned i = 0; i < EPHEMERAL_COUNT; i++) {
-        uint16_t port = (uint16_t)(EPHEMERAL_FIRST + t->next_ephemeral++ % EPHEMERAL_COUNT);
+        uint32_t k = (offset + t->next_ephemeral++) % EPHEMERAL_COUNT;
+        uint16_t port = (uint16_t)(EPHEMERAL_FIRST + k);
         if (port_available(st, port, addr, false))
             return port;
     }
@@ -505,19 +512,35 @@ static void bind_insert(struct ustack *st, struct tcp_conn *c)
     c->bound = true;
 }
 
-int tcp_port_bind(struct ustack *st, struct tcp_conn *c, uint32_t addr,
-                  uint16_t port, bool reuse)
+static void bind_take(struct ustack *st, struct tcp_conn *c, uint32_t addr,
+                      uint16_t port, bool reuse)
 {
-    if (port == 0)
-        port = pick_ephemeral(st, addr);
-    else if (!port_available(st, port, addr, reuse))
-        port = 0;
-    if (port == 0)
-        return -EADDRINUSE;
     c->local_addr = addr;
     c->local_port = port;
     c->reuse = reuse;
     bind_insert(st, c);
+}
+
+int tcp_port_bind(struct ustack *st, struct tcp_conn *c, uint32_t addr,
+                  uint16_t port, bool reuse)
+{
+    if (port == 0)
+        port = pick_ephemeral(st, addr, 0, 0);
+    else if (!port_available(st, port, addr, reuse))
+        port = 0;
+    if (port == 0)
+        return -EADDRINUSE;
+    bind_take(st, c, addr, port, reuse);
+    return 0;
+}
+
+int tcp_port_bind_for_peer(struct ustack *st, struct tcp_conn *c,
+                           uint32_t raddr, uint16_t rport)
+{
+    uint16_t port = pick_ephemeral(st, 0, raddr, rport);
+    if (port == 0)
+        return -EADDRINUSE;
+    bind_take(st, c, 0, port, c->reuse);
     return 0;
 }
 

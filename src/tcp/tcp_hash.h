@@ -1,11 +1,12 @@
 /*
  * A keyed hash of a TCP four-tuple (SipHash-2-4, src/core/siphash.h).
  *
- * Three things in TCP must be unpredictable for anyone without the secret
- * yet fixed for one four-tuple: the bucket of the connection table
- * (tcp_conn.c), the F() of RFC 6528's ISN (isn.c) and the timestamp clock
- * offset of RFC 7323 §5.4 (tcp_options.c). Each has its own key; this is
- * the one way the tuple is laid out for hashing.
+ * Four things in TCP must be unpredictable for anyone without the secret
+ * yet fixed for one four-tuple: the bucket of the connection table and
+ * the F() of RFC 6056 §3.3.3's ephemeral port choice, which hashes the
+ * tuple with local port 0 (tcp_conn.c), the F() of RFC 6528's ISN (isn.c)
+ * and the timestamp clock offset of RFC 7323 §5.4 (tcp_options.c). Each
+ * has its own key; this is the one way the tuple is laid out for hashing.
  */
 #ifndef USTACK_TCP_TCP_HASH_H
 #define USTACK_TCP_TCP_HASH_H

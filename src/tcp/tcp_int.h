@@ -404,9 +404,10 @@ struct tcp_state {
     struct siphash_key isn_key;    /* RFC 6528 F() */
     struct siphash_key cookie_key; /* SYN cookie MAC */
     struct siphash_key ts_key;     /* timestamp clock offsets */
+    struct siphash_key port_key;   /* RFC 6056 F() of ephemeral ports */
 
     struct timer_heap timers;
-    uint16_t next_ephemeral;
+    uint16_t next_ephemeral;       /* RFC 6056 §3.3.3's counter */
 
     bool debug_iss_set;            /* tcp_debug_set_next_iss() */
     uint32_t debug_iss;
@@ -463,6 +464,10 @@ bool tcp_listener_conflict(struct ustack *st, const struct tcp_conn *l);
 /* Take a local port (0 = an ephemeral one). 0 or -EADDRINUSE. */
 int tcp_port_bind(struct ustack *st, struct tcp_conn *c, uint32_t addr,
                   uint16_t port, bool reuse);
+/* Take an ephemeral port, on every local address, for an active open to
+ * raddr:rport (RFC 6056 §3.3.3: chosen with the peer). 0 or -EADDRINUSE. */
+int tcp_port_bind_for_peer(struct ustack *st, struct tcp_conn *c,
+                           uint32_t raddr, uint16_t rport);
 /* Bind a child connection to its listener's port (no conflict check). */
 void tcp_port_bind_child(struct ustack *st, struct tcp_conn *c);
 

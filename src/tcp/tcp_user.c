@@ -80,11 +80,10 @@ int tcp_connect(struct ustack *st, struct tcp_conn *c, uint32_t raddr,
         return -EISCONN;
     if (raddr == 0 || rport == 0)
         return -EINVAL;
-    if (!c->bound) {
-        int err = tcp_port_bind(st, c, 0, 0, c->reuse);
-        if (err)
-            return -EADDRNOTAVAIL;
-    }
+    /* An unbound connection gets its port now that the peer is known:
+     * the choice depends on it (RFC 6056 §3.3.3). */
+    if (!c->bound && tcp_port_bind_for_peer(st, c, raddr, rport) < 0)
+        return -EADDRNOTAVAIL;
     uint32_t laddr = c->local_addr ? c->local_addr : st->cfg.addr;
     if (tcp_conn_lookup(st, laddr, c->local_port, raddr, rport))
         return -EADDRNOTAVAIL;
