@@ -9,13 +9,22 @@
  *   tcp_reass.c    §3.10.7.4 holding out-of-order text (seventh step)
  *   tcp_options.c  §3.2      options: MSS; RFC 7323 window scale and
  *                            timestamps; RFC 2018 SACK
- *   tcp_conn.c     connection blocks, lookup tables, ports, listener queues
+ *   tcp_sack.c     RFC 6675  the SACK scoreboard, SACK-based recovery
+ *   tcp_cc.c       RFC 5681, RFC 6582: what every congestion control
+ *                            algorithm shares (cc.h says who does what)
+ *   cc_cubic.c     RFC 9438  CUBIC, the default
+ *   cc_newreno.c   RFC 5681  NewReno
+ *   tcp_tlp.c      RFC 8985 §7 tail loss probe; lost retransmissions
+ *   tcp_conn.c     connection blocks, lookup tables, ports (RFC 6056),
+ *                  listener queues
+ *   tcp_hash.h     the keyed hash of a four-tuple (SipHash)
  *   isn.c          RFC 6528  initial sequence numbers
  *   syncookie.c    RFC 4987 §3.6 SYN cookies
+ *   tcp_batch.c    batched input: output once per batch of frames
  *   tcp_info.c     the connection listing for observers
  *   tcp_icmp.c     RFC 1122 §4.2.3.9, RFC 1191, RFC 5927: ICMP errors
  *   tcp_trace.c    per-connection trace rows for observers
- *   tcp_tlp.c      RFC 8985 §7 tail loss probe; lost retransmissions
+ *   seq.h          §3.4      sequence number arithmetic
  */
 #ifndef USTACK_TCP_TCP_INT_H
 #define USTACK_TCP_TCP_INT_H
@@ -236,6 +245,8 @@ struct tcp_optstate {
     uint64_t ts_recent_at;  /* when TS.Recent was set (§5.5: invalid after
                                24 days idle) */
     uint32_t last_ack_sent; /* Last.ACK.sent (§4.3) */
+    bool ts_rto_set;        /* the retransmission timer has fired: */
+    uint32_t ts_at_rto;     /* ... our TSval then (tcp_ts_rtt) */
 };
 
 /* What ICMP errors about our segments taught a connection (tcp_icmp.c). */

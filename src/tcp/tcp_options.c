@@ -403,6 +403,14 @@ void tcp_ts_rtt(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg
      * replaces the one-segment-at-a-time timing of RFC 6298 §3. */
     if (!c->opt.ts || !seg->opts.has_ts || seg->opts.tsecr == 0)
         return;
+    /* Karn's rule (RFC 6298 §3) for the echo: an ACK that arrives after
+     * a timeout but echoes a TSval from before it took the timeout to
+     * come (its predecessors were lost, or it answers our retransmission
+     * of data the peer had, echoing an older TS.Recent, §4.3), so its
+     * delay is not a round trip. One such sample of a second on a path of
+     * microseconds would set SRTT, and the loss probe timer, to 1/8 s. */
+    if (c->opt.ts_rto_set && seq_lt(seg->opts.tsecr, c->opt.ts_at_rto))
+        return;
     uint32_t ms = tcp_ts_now(st, c) - seg->opts.tsecr;
     if (ms >= 0x80000000u)
         return; /* an echo from our future: not one of our TSvals */

@@ -258,6 +258,8 @@ static bool on_retransmit_timeout(struct ustack *st, struct tcp_conn *c)
         c->rtt.retries++;
     c->rtt.rto = clamp_rto(st, 2 * (uint64_t)c->rtt.rto); /* §5.5 */
     c->rtt.timing = false;                               /* Karn */
+    c->opt.ts_rto_set = c->opt.ts;                       /* ... and for echoes */
+    c->opt.ts_at_rto = tcp_ts_now(st, c);
     TCP_TRACE(st, c, USTACK_TRACE_TIMEOUT);
     if (handshake) {
         c->rtt.syn_timed_out = true;

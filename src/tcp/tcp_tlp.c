@@ -19,6 +19,18 @@
  *     not enough; so the probe is the other segment §7.3 names, the
  *     highest-sequence one sent, again (as the original TLP did). It is
  *     sent whatever cwnd says, and the RTO is re-armed from now.
+ *   - More than one probe: §7.2 allows one per episode and leaves the
+ *     rest to the RTO. When the probe or its ACK is lost as well, the
+ *     flight waits for the RTO, which RFC 6298 puts at 1 s at least: on a
+ *     path whose round trip is tens of microseconds (a TUN device, a LAN)
+ *     that is tens of thousands of round trips, and with 5% random loss
+ *     it happened about once per MiB sent. So up to TCP_TLP_MAX_TRIES
+ *     probes go, the PTO doubling before each further one (as the RTO
+ *     backs off), each re-arming the RTO; three unanswered probes of one
+ *     segment each cost the path little, and the RTO still decides after
+ *     them. With more than one probe out, a D-SACK no longer proves that
+ *     the original had arrived (a later probe may duplicate an earlier
+ *     one), so such an episode always ends with the congestion response.
  *   - §7.4 the episode ends when an ACK covers TLP.end_seq. A D-SACK of the
  *     probe (RFC 2883) says the original had arrived and only ACKs were
  *     lost: nothing to do. Otherwise the probe repaired a loss and
@@ -41,12 +53,24 @@
  * Recovery stall: in SACK recovery the same timer runs too. If a whole
  * PTO passes with no ACK that moves anything, what recovery sent last is
  * lost as well, and RFC 6675 would wait for the RTO, which cuts cwnd to
- * one segment and starts over from SND.UNA. Instead the segment at
- * SND.UNA (whose retransmission holds everything up) goes once more.
- * Once per recovery episode: when many holes remain (a slow start that
- * overshot a queue by hundreds of segments), one retransmission per PTO
- * would crawl through them while keeping the RTO from firing, so after
- * the one try the RTO's go-back-N decides.
+ * one segment and starts over from SND.UNA. Instead RACK's conclusion is
+ * drawn for every retransmission (RFC 8985 §6.2: sent a PTO, about two
+ * round trips, ago and neither acknowledged nor SACKed, so lost):
+ * HighRxt goes back to SND.UNA, which takes them out of the pipe and
+ * makes NextSeg() name them again. The segment at SND.UNA, which holds
+ * everything up, goes at once whatever cwnd says; the other holes follow
+ * as cwnd allows, so many holes (a slow start that overshot a queue by
+ * hundreds of segments) are resent at the pace of the window, not one per
+ * PTO. The loss of retransmissions is a new congestion signal (RFC 5681
+ * §4.3 counts a lost retransmission as two losses), answered as a fast
+ * retransmit's. This matters most when the peer's window is full: no new
+ * data can go, so no SACK of later data can reveal the lost
+ * retransmission. Up to TCP_TLP_MAX_TRIES times in one recovery, the PTO
+ * doubling each time; then the RTO's go-back-N decides. (Not per SND.UNA:
+ * when the scoreboard overflows, hundreds of holes look "in flight" to
+ * SetPipe, and each stall would repair one hole, move SND.UNA a little and
+ * start over, crawling for seconds where a timeout's slow start takes
+ * milliseconds.)
  *
  * Lost retransmissions (during RFC 6675 recovery): RFC 6675 marks a hole
  * lost once DupThresh segments above it are SACKed, and HighRxt keeps it
@@ -67,6 +91,12 @@
 
 /* ---- Tail loss probe -------------------------------------------------------- */
 
+/* Stalls of the current SACK recovery. */
+static unsigned stalls(const struct tcp_conn *c)
+{
+    return c->tlp.stall_recover == c->rec.recover ? c->tlp.stalls : 0;
+}
+
 /* Should the probe timer run? With SACKed data it is the reordering
  * timeout (see the top), which may also follow a probe. */
 static bool timer_applies(const struct ustack *st, const struct tcp_conn *c)
@@ -75,12 +105,14 @@ static bool timer_applies(const struct ustack *st, const struct tcp_conn *c)
         c->cc.cwnd == 0 || c->snd.una == c->snd.nxt ||
         !tcp_timer_running(c, TCP_TIMER_RTX))
         return false;
-    if (tcp_sack_recovering(c)) /* the stall timeout, once per recovery */
-        return !c->tlp.stall_set || c->tlp.stall_recover != c->rec.recover;
-    return !c->rec.active && (c->sacked.count > 0 || !c->tlp.episode);
+    if (tcp_sack_recovering(c)) /* the stall timeout */
+        return stalls(c) < TCP_TLP_MAX_TRIES;
+    return !c->rec.active && (c->sacked.count > 0 || !c->tlp.episode ||
+                              c->tlp.probes < TCP_TLP_MAX_TRIES);
 }
 
-/* RFC 8985 §7.2 TLP_calc_PTO, with our floor. */
+/* RFC 8985 §7.2 TLP_calc_PTO, with our floor, doubled for each probe or
+ * stall retransmission already made (see the top). */
 static uint64_t probe_timeout(const struct tcp_conn *c)
 {
     if (c->rtt.srtt == 0)
@@ -88,7 +120,10 @@ static uint64_t probe_timeout(const struct tcp_conn *c)
     uint64_t pto = 2 * (uint64_t)c->rtt.srtt;
     if (c->snd.nxt - c->snd.una <= c->snd_mss) /* FlightSize: one segment */
         pto += TLP_WCDELACK_US;
-    return pto > TLP_PTO_MIN_US ? pto : TLP_PTO_MIN_US;
+    if (pto < TLP_PTO_MIN_US)
+        pto = TLP_PTO_MIN_US;
+    unsigned tries = tcp_sack_recovering(c) ? stalls(c) : c->tlp.episode ? c->tlp.probes : 0;
+    return pto << tries;
 }
 
 void tcp_tlp_update(struct ustack *st, struct tcp_conn *c)
@@ -123,19 +158,29 @@ static void reorder_timeout(struct ustack *st, struct tcp_conn *c)
     tcp_output(st, c);           /* and what recovery's pipe allows */
 }
 
-/* SACK recovery made no progress for a PTO: nothing came back for what
- * it sent, so the retransmission that holds SND.UNA back is taken as lost
- * too, and sent again; once for each SND.UNA, then the RTO decides. */
-static void recovery_stall(struct ustack *st, struct tcp_conn *c)
+/* Send the segment at SND.UNA again (up to the first SACKed byte),
+ * whatever cwnd says. Returns the bytes sent. */
+static uint32_t resend_una(struct ustack *st, struct tcp_conn *c)
 {
     uint32_t hole_end = tcp_sack_next_sacked(c, c->snd.una, c->snd.nxt);
     uint32_t len = hole_end - c->snd.una;
-    if (len > c->snd_mss)
-        len = c->snd_mss;
-    c->tlp.stall_set = true;
+    return tcp_retransmit_range(st, c, c->snd.una, len < c->snd_mss ? len : c->snd_mss);
+}
+
+/* SACK recovery made no progress for a PTO: nothing came back for what
+ * it sent, so its retransmissions are lost too (see the top). */
+static void recovery_stall(struct ustack *st, struct tcp_conn *c)
+{
+    c->tlp.stalls = (uint8_t)(stalls(c) + 1);
     c->tlp.stall_recover = c->rec.recover;
-    if (tcp_retransmit_range(st, c, c->snd.una, len))
-        STAT_INC(st, tcp_tlp_stall_retransmits);
+    STAT_INC(st, tcp_tlp_stall_retransmits);
+    uint32_t flight = tcp_cc_in_flight(c);
+    c->cc.ops->on_congestion(c, TCP_CC_LOSS_FAST, flight, st->now);
+    c->cc.ca_acked = 0;
+    c->rec.rxt_high = c->snd.una; /* nothing retransmitted is in flight */
+    uint32_t sent = resend_una(st, c);
+    c->rec.rxt_high = c->snd.una + sent;
+    tcp_sack_output(st, c); /* the other lost holes, as cwnd allows */
 }
 
 bool tcp_tlp_timeout(struct ustack *st, struct tcp_conn *c)
@@ -144,6 +189,7 @@ bool tcp_tlp_timeout(struct ustack *st, struct tcp_conn *c)
         return true; /* things changed; the next output re-arms if need be */
     if (tcp_sack_recovering(c)) {
         recovery_stall(st, c);
+        tcp_tlp_update(st, c); /* the next try, a doubled PTO later */
         return true;
     }
     if (c->sacked.count > 0) {
@@ -156,13 +202,18 @@ bool tcp_tlp_timeout(struct ustack *st, struct tcp_conn *c)
     if (!tcp_retransmit_range(st, c, seq, len))
         return true; /* a shrunken window: the RTO stays where it was, so
                         that probing cannot put it off for ever */
-    c->tlp.episode = true;
+    if (!c->tlp.episode) {
+        c->tlp.episode = true;
+        c->tlp.probes = 0;
+        c->tlp.dsacked = false;
+        c->tlp.flight = out;
+    }
+    c->tlp.probes++;
     c->tlp.end_seq = c->snd.nxt;
     c->tlp.probe_seq = seq;
-    c->tlp.dsacked = false;
-    c->tlp.flight = out;
     STAT_INC(st, tcp_tlp_probes);
     tcp_rtx_timer_start(st, c); /* §7.3: "re-arm the RTO timer" */
+    tcp_tlp_update(st, c);      /* the next probe, a doubled PTO later */
     return true;
 }
 
@@ -206,7 +257,7 @@ void tcp_tlp_on_ack(struct ustack *st, struct tcp_conn *c, const struct tcp_seg 
     if (seq_lt(seg->ack, c->tlp.end_seq))
         return;
     c->tlp.episode = false;
-    if (c->tlp.dsacked)
+    if (c->tlp.dsacked && c->tlp.probes == 1)
         STAT_INC(st, tcp_tlp_ack_losses); /* only ACKs were lost */
     else
         probe_repaired_loss(st, c);
@@ -235,12 +286,8 @@ void tcp_tlp_lost_retransmit(struct ustack *st, struct tcp_conn *c)
     uint32_t after = c->sacked.bytes - tcp_sack_bytes_below(c, c->tlp.rxt_mark);
     if (after <= (uint32_t)(TCP_DUPTHRESH - 1) * c->snd_mss)
         return;
-    uint32_t hole_end = tcp_sack_next_sacked(c, c->snd.una, c->snd.nxt);
-    uint32_t len = hole_end - c->snd.una;
-    if (len > c->snd_mss)
-        len = c->snd_mss;
     uint32_t flight = tcp_cc_in_flight(c);
-    if (!tcp_retransmit_range(st, c, c->snd.una, len))
+    if (!resend_una(st, c))
         return; /* the peer's window; the RTO still watches */
     STAT_INC(st, tcp_lost_retransmits);
     c->cc.ops->on_congestion(c, TCP_CC_LOSS_FAST, flight, st->now);

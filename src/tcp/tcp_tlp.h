@@ -8,7 +8,8 @@
  *     one segment. A probe timeout (PTO) of about two round trips sends
  *     the last segment again first; the ACK it draws either shows that
  *     everything arrived or carries the SACK blocks that let recovery
- *     start;
+ *     start. Up to TCP_TLP_MAX_TRIES probes, each after twice the
+ *     previous wait, before the RTO decides;
  *   lost retransmissions during SACK recovery: RFC 6675 sends each hole
  *     once, so a retransmission that is lost again costs an RTO. Once
  *     DupThresh segments' worth of data sent after the retransmission of
@@ -21,8 +22,10 @@
  * recovery begins without waiting for DupThresh duplicate ACKs (RACK's
  * time-based reasoning, RFC 8985 §6, for flights too small for three).
  *
- * And in SACK recovery, a PTO without any ACK sends the segment at
- * SND.UNA again, once per recovery, before the RTO would.
+ * And in SACK recovery, a PTO without any ACK means what recovery sent
+ * last is lost too: its retransmissions go again, the one at SND.UNA
+ * first; up to TCP_TLP_MAX_TRIES times in one recovery, each after twice
+ * the previous wait, before the RTO decides.
  *
  * All of this works only when the peer SACKs (as Linux's TLP does): without SACK
  * blocks an ACK cannot tell what the probe or the later data found.
@@ -37,11 +40,16 @@ struct ustack;
 struct tcp_conn;
 struct tcp_seg;
 
+/* Probes per episode, and stalled-recovery retransmissions per recovery,
+ * before the retransmission timer is left to decide. */
+#define TCP_TLP_MAX_TRIES 3
+
 struct tcp_tlp {
     /* Tail loss probe. */
     uint32_t armed_una;  /* SND.UNA and SND.NXT when the PTO was armed: */
     uint32_t armed_nxt;  /* new data or a new ACK re-arms it (§7.2) */
     bool episode;        /* a probe is out (TLP.end_seq defined) ... */
+    uint8_t probes;      /* ... how many so far (1..TCP_TLP_MAX_TRIES) */
     uint32_t end_seq;    /* ... TLP.end_seq: SND.NXT when it went */
     uint32_t probe_seq;  /* ... the retransmitted range [probe_seq, */
                          /*     end_seq) */
@@ -52,9 +60,9 @@ struct tcp_tlp {
     bool rxt_valid;      /* the segment at rxt_una was retransmitted ... */
     uint32_t rxt_una;    /* ... starting here (SND.UNA then) ... */
     uint32_t rxt_mark;   /* ... when SND.NXT was here */
-    bool stall_set;         /* a stalled SACK recovery resent SND.UNA's */
-    uint32_t stall_recover; /* ... segment, in the one with this
-                               RecoveryPoint */
+    uint8_t stalls;         /* times SACK recovery stalled (no ACK for
+                               a PTO) ... */
+    uint32_t stall_recover; /* ... in the recovery with this RecoveryPoint */
 };
 
 /* After output (new data, ACKs processed): arm, re-arm or stop the probe

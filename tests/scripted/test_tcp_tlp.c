@@ -86,7 +86,7 @@ TEST(test_tcp_tlp_probe_repairs_lost_tail)
     uint64_t rtx0 = ts_stat(ts, "tcp.retransmits");
     /* No ACK: at the PTO (2 ms) segment 10 goes again, and only it. */
     ts_out_at(ts, t0 + 2 * MS, "P?. 13141:14601(1460) ack 1");
-    ts_none_for(ts, 100);
+    ts_none_for(ts, 3); /* a second probe would be due 4 ms later */
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 1);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.retransmits") - rtx0, 1);
     /* Only 10 had been lost: the probe's ACK covers everything, without
@@ -119,19 +119,43 @@ TEST(test_tcp_tlp_dsack_means_only_acks_were_lost)
     ts_free(ts);
 }
 
-/* One probe per episode; if its ACK does not come either, the RTO does,
- * one RTO (1 s) after the probe. */
-TEST(test_tcp_tlp_one_probe_then_rto)
+/* When a probe's ACK does not come either (the probe or the ACK lost as
+ * well), another probe goes, twice the PTO later, up to three; then the
+ * RTO decides, one RTO (1 s) after the last probe, which re-armed it. */
+TEST(test_tcp_tlp_three_probes_then_rto)
 {
     struct ts *ts = new_ts_tlp(false);
     uint64_t t0;
     ten_out(ts, 10, &t0);
     ts_out_at(ts, t0 + 2 * MS, "P?. 13141:14601(1460) ack 1");
+    ts_out_at(ts, t0 + 6 * MS, "P?. 13141:14601(1460) ack 1");
+    ts_out_at(ts, t0 + 14 * MS, "P?. 13141:14601(1460) ack 1");
     uint64_t probe_at = ts_last_time(ts);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), TCP_TLP_MAX_TRIES);
     ts_out_at(ts, probe_at + 1000 * MS, "P?. 1:1461(1460) ack 1");
-    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), TCP_TLP_MAX_TRIES);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 1);
     TS_CHECK_EQ(ts, cc_cwnd(ts), MSS);
+    ts_free(ts);
+}
+
+/* The second probe's ACK repairs the tail. With two probes out, a D-SACK
+ * cannot say that the original had arrived (it may report the second
+ * probe as a duplicate of the first), so the episode ends with the
+ * congestion response of a repaired loss. */
+TEST(test_tcp_tlp_second_probe_repairs)
+{
+    struct ts *ts = new_ts_tlp(false);
+    uint64_t t0;
+    ten_out(ts, 10, &t0);
+    ts_out_at(ts, t0 + 2 * MS, "P?. 13141:14601(1460) ack 1");
+    ts_out_at(ts, t0 + 6 * MS, "P?. 13141:14601(1460) ack 1");
+    sack_ack(ts, 11, 1, 10, 11); /* everything, and a D-SACK of 10 */
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_ack_losses"), 0);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_repairs"), 1);
+    TS_CHECK_EQ(ts, cc_ssthresh(ts), 5 * MSS);
+    ts_none_for(ts, 3000);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
     ts_free(ts);
 }
 
@@ -185,8 +209,9 @@ TEST(test_tcp_tlp_needs_sack_and_can_be_off)
 }
 
 /* No probe during SACK recovery, but a stall timeout: if a PTO passes
- * without an ACK, the retransmission at SND.UNA is taken as lost and
- * sent again, once per recovery; after that only the RTO. */
+ * without an ACK, the retransmissions are taken as lost and the one at
+ * SND.UNA goes again; up to three times for one SND.UNA, the wait
+ * doubling; after that only the RTO. */
 TEST(test_tcp_tlp_recovery_stall)
 {
     struct ts *ts = new_ts_tlp(false);
@@ -201,13 +226,20 @@ TEST(test_tcp_tlp_recovery_stall)
     sack_ack(ts, 1, 1, 2, 5);
     cc_out_segs(ts, 1, 1, MSS);
     uint64_t t1 = ts_last_time(ts);
-    /* Silence: a PTO after the last segment went, 1 again. */
+    /* Silence: a PTO after the last segment went, 1 again; then after
+     * twice and four times the PTO. The holes above it (5 to 12) are not
+     * lost by RFC 6675's rule and cwnd has no room for them. */
+    uint32_t cwnd = cc_cwnd(ts);
     ts_out_at(ts, t1 + 2 * MS, "P?. 1:1461(1460) ack 1");
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_stall_retransmits"), 1);
+    TS_CHECK(ts, cc_cwnd(ts) < cwnd); /* a lost retransmission: a new loss */
+    ts_out_at(ts, t1 + 6 * MS, "P?. 1:1461(1460) ack 1");
+    ts_out_at(ts, t1 + 14 * MS, "P?. 1:1461(1460) ack 1");
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_stall_retransmits"), TCP_TLP_MAX_TRIES);
     /* Then nothing until the RTO, 1 s after the first transmission. */
     ts_out_at(ts, t0 + 1000 * MS, "P?. 1:1461(1460) ack 1");
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 1);
-    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_stall_retransmits"), 1);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_stall_retransmits"), TCP_TLP_MAX_TRIES);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_probes"), 0);
     ts_free(ts);
 }

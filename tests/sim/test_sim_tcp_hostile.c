@@ -837,7 +837,8 @@ TEST(sim_tcp_vanish_user_timeout)
 
 /* Without a user timeout the retry count decides: data_retries (12)
  * timeouts of RTOs 1, 2, 4, ... 60 s: the abort comes after 1+2+...+32 +
- * 60*7 = 483 s, never before. */
+ * 60*7 = 483 s, never before; the tail loss probes that go first (each
+ * re-arms the RTO, RFC 8985 §7.3) add well under a second. */
 TEST(sim_tcp_vanish_retry_count)
 {
     struct pair p;
@@ -848,10 +849,10 @@ TEST(sim_tcp_vanish_retry_count)
     CHECK_EQ(simnet_run(p.net, client_failed, &p, 480 * SEC), 0);
     CHECK(simnet_run(p.net, client_failed, &p, 10 * SEC) == 1);
     uint64_t took = p.net->now - t0;
-    CHECK(took >= 483 * SEC && took <= 484 * SEC);
+    CHECK(took >= 483 * SEC && took <= 484 * SEC + 700 * MS);
     CHECK_EQ(take_error(p.a, p.client), ETIMEDOUT);
-    /* Besides the 12, perhaps one tail loss probe (RFC 8985 §7). */
-    CHECK(p.a->stats.tcp_tlp_probes <= 1);
+    /* Besides the 12, the tail loss probes (RFC 8985 §7; tcp_tlp.c). */
+    CHECK(p.a->stats.tcp_tlp_probes <= TCP_TLP_MAX_TRIES);
     CHECK_EQ(p.a->stats.tcp_retransmits - p.a->stats.tcp_tlp_probes, 12);
     pair_free(&p);
 }
