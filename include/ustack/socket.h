@@ -110,6 +110,8 @@ enum ustack_sockopt {
                                config tcp.congestion); may change on a live
                                connection, which keeps its window; -EINVAL
                                for an unknown value */
+    USTACK_SOCKOPT_COUNT    /* not an option: one past the last (new options
+                               go above it) */
 };
 
 /* Congestion control algorithms (USTACK_TCP_CONGESTION,
@@ -118,6 +120,7 @@ enum ustack_tcp_cc {
     USTACK_TCP_CC_DEFAULT = 0, /* the stack's default */
     USTACK_TCP_CC_NEWRENO = 1, /* RFC 5681 with RFC 6582 NewReno */
     USTACK_TCP_CC_CUBIC = 2,   /* RFC 9438 (the default) */
+    USTACK_TCP_CC_BBR = 3,     /* BBR v1 model (no pacing: see README) */
 };
 
 /* Create a socket. Returns its descriptor (sd >= 0) or -errno

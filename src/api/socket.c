@@ -68,10 +68,10 @@ enum sock_state {
 
 #define NO_SLOT (-1)
 /* The highest option number: options set before the connection exists
- * are kept in a bitmask and an array indexed by it (struct sock). A new
- * option past it must move this too; stream_setsockopt refuses any option
- * beyond it rather than write past the array. */
-#define OPT_MAX USTACK_TCP_CONGESTION
+ * are kept in a bitmask and an array indexed by it (struct sock).
+ * stream_setsockopt refuses any option beyond it rather than write past
+ * the array. */
+#define OPT_MAX (USTACK_SOCKOPT_COUNT - 1)
 _Static_assert(OPT_MAX < 32, "struct sock's opt_set is a 32-bit mask");
 
 struct sock {
@@ -829,7 +829,9 @@ int ustack_close(struct ustack *st, int sd)
     return 0;
 }
 
-int ustack_getsockname(struct ustack *st, int sd, struct sockaddr *addr, socklen_t *len)
+/* getsockname (peer false) and getpeername (peer true). */
+static int sock_name(struct ustack *st, int sd, struct sockaddr *addr,
+                     socklen_t *len, bool peer)
 {
     struct sock *s = sock_get(st, sd);
     if (!s)
@@ -841,11 +843,16 @@ int ustack_getsockname(struct ustack *st, int sd, struct sockaddr *addr, socklen
     int err = -EOPNOTSUPP;
     switch (s->type) {
     case USTACK_SOCK_STREAM:
-        err = stream_getsockname(s, &ip, &port);
+        err = peer ? stream_getpeername(s, &ip, &port)
+                   : stream_getsockname(s, &ip, &port);
         break;
     case USTACK_SOCK_DGRAM:
-        udp_local_addr(s->udp, &ip, &port);
-        err = 0;
+        if (peer) {
+            err = udp_remote_addr(s->udp, &ip, &port);
+        } else {
+            udp_local_addr(s->udp, &ip, &port);
+            err = 0;
+        }
         break;
     }
     if (err == 0)
@@ -853,27 +860,14 @@ int ustack_getsockname(struct ustack *st, int sd, struct sockaddr *addr, socklen
     return err;
 }
 
+int ustack_getsockname(struct ustack *st, int sd, struct sockaddr *addr, socklen_t *len)
+{
+    return sock_name(st, sd, addr, len, false);
+}
+
 int ustack_getpeername(struct ustack *st, int sd, struct sockaddr *addr, socklen_t *len)
 {
-    struct sock *s = sock_get(st, sd);
-    if (!s)
-        return -EBADF;
-    if (!addr || !len)
-        return -EFAULT;
-    uint32_t ip = 0;
-    uint16_t port = 0;
-    int err = -EOPNOTSUPP;
-    switch (s->type) {
-    case USTACK_SOCK_STREAM:
-        err = stream_getpeername(s, &ip, &port);
-        break;
-    case USTACK_SOCK_DGRAM:
-        err = udp_remote_addr(s->udp, &ip, &port);
-        break;
-    }
-    if (err == 0)
-        sin_store(addr, len, ip, port);
-    return err;
+    return sock_name(st, sd, addr, len, true);
 }
 
 /* Check a value for a settable option; booleans become 0 or 1. */
