@@ -115,8 +115,9 @@ void ustack_runner_unlock(struct ustack_runner *r);
  * leaves a condition wait holding it releases it with ustack_runner_unlock. */
 pthread_mutex_t *ustack_runner_mutex(struct ustack_runner *r);
 
-/* CLOCK_MONOTONIC in microseconds: the time base of every `now` in ustack.
- * The only place ustack reads the clock. */
+/* CLOCK_MONOTONIC in microseconds: the clock every `now` in ustack comes
+ * from (the blocking API reads CLOCK_MONOTONIC too, but only for its
+ * condition-variable deadlines). */
 uint64_t ustack_clock_us(void);
 
 /* Microseconds to add to ustack_clock_us() to get Unix time (sampled once

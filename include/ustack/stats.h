@@ -22,7 +22,7 @@
     X(link, tx_bytes, "bytes sent to the link")                               \
     X(link, tx_errors, "frames the link refused (device full or down)")       \
     X(link, drop_no_buffer, "outgoing frames dropped: packet pool empty")     \
-    X(link, drop_ipv6, "IPv6 frames dropped (IPv6 not implemented yet)")      \
+    X(link, drop_ipv6, "IPv6 frames dropped (IPv6 is not supported)")         \
     X(link, drop_unknown_proto, "frames of an unknown network protocol")      \
     X(link, drop_empty, "zero-length frames")                                 \
     X(link, drop_short_frame, "Ethernet frames shorter than their header")    \

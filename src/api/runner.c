@@ -1,6 +1,7 @@
 /*
  * The event loop for real devices; see include/ustack/runner.h for the
- * contract. This file is the only place ustack reads a clock.
+ * contract. Its clock (ustack_clock_us) is the one every `now` comes from;
+ * the only other clock read, bsd.c's, sets condition-variable deadlines.
  */
 #include "ustack/runner.h"
 

@@ -17,8 +17,8 @@
  * that only ever holds a few hundred bytes costs a couple of KiB, and a
  * bulk transfer reaches the limit after a handful of copies. Growth keeps
  * every byte, including those stored past the tail. ringbuf_alloc()
- * allocates all the storage at once (for callers that write into it
- * directly).
+ * allocates all the storage at once; the library no longer uses it, tests
+ * do (a ring of an exact capacity wraps where they expect).
  *
  * Growing can fail (out of memory): then the write stores fewer bytes than
  * the free space promised, and says so in its return value.

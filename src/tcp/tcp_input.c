@@ -789,8 +789,6 @@ static bool check_ack(struct ustack *st, struct tcp_conn *c,
 
 /* ---- seventh: process the segment text ----------------------------------------------- */
 
-/* In-order text: into the receive buffer. The first step trimmed it to
- * the window, and the window never exceeds the free space, so it fits. */
 /* When to acknowledge in-order text (RFC 9293 §3.8.6.3, RFC 1122
  * §4.2.3.2, RFC 5681 §4.2): at once when the segment filled (part of) a
  * gap, so the sender learns of the repair; otherwise the ACK may wait
@@ -805,6 +803,10 @@ static void ack_in_order_text(struct tcp_conn *c, bool filled_gap)
         c->ack_delayed = true;
 }
 
+/* In-order text: into the receive buffer. The first step trimmed it to
+ * the window, and the window never exceeds the free space, so it fits,
+ * unless the ring's storage cannot grow (out of memory): then only what
+ * was stored is taken and acknowledged, and the peer resends the rest. */
 static void receive_in_order(struct ustack *st, struct tcp_conn *c,
                              const struct tcp_seg *seg)
 {
