@@ -133,22 +133,41 @@ TEST(tcp_options_mss_wrong_length_ignored)
     CHECK(!o.has_mss);
 }
 
+/* RFC 9293 §3.2's rules for a short list, written as a recursion over
+ * its first option: End of Option List ends it, a NOP is one byte, any
+ * other kind needs a length byte of at least 2 that stays in the list. */
+static bool short_list_well_formed(const uint8_t *p, size_t len)
+{
+    if (len == 0 || p[0] == 0)
+        return true;
+    if (p[0] == 1)
+        return short_list_well_formed(p + 1, len - 1);
+    if (len < 2 || p[1] < 2 || p[1] > len)
+        return false;
+    return short_list_well_formed(p + p[1], len - p[1]);
+}
+
 /* Every option list of up to 3 bytes, exhaustively: parsing never reads
- * past the end (ASan would see it) and never loops. */
+ * past the end (ASan would see it), never loops, and calls malformed
+ * exactly the lists whose length byte is below 2 or runs past the end. */
 TEST(tcp_options_exhaustive_short_lists)
 {
     uint8_t buf[3];
     struct tcp_opts o;
+    unsigned wrong = 0, malformed = 0;
     for (unsigned v = 0; v < (1u << 24); v += 7) {
         buf[0] = (uint8_t)v;
         buf[1] = (uint8_t)(v >> 8);
         buf[2] = (uint8_t)(v >> 16);
         for (size_t len = 0; len <= 3; len++) {
             uint8_t *copy = len ? buf : NULL;
-            parse(copy, len, &o);
+            bool ok = parse(copy, len, &o);
+            wrong += ok != short_list_well_formed(buf, len);
+            malformed += !ok;
         }
     }
-    CHECK(true);
+    CHECK_EQ(wrong, 0);
+    CHECK(malformed > 0); /* the loop did reach bad lists */
 }
 
 TEST(tcp_options_write_syn_round_trip)
