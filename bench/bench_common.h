@@ -17,10 +17,24 @@
 #ifndef USTACK_BENCH_COMMON_H
 #define USTACK_BENCH_COMMON_H
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+
+/* BENCH_TCP_CC=NAME in the environment: a kernel TCP socket uses that
+ * congestion control (TCP_CONGESTION; root may pick any algorithm the
+ * kernel has, even one a namespace's sysctl does not allow), so the loss
+ * rows can run the kernel with the algorithm ustack runs. */
+static inline void bench_set_congestion(int fd)
+{
+    const char *cc = getenv("BENCH_TCP_CC");
+    if (cc && *cc)
+        setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc));
+}
 
 #define BENCH_PORT_SINK 5001
 #define BENCH_PORT_SOURCE 5002

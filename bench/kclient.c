@@ -90,6 +90,7 @@ static int tcp_connect(const struct opts *o, unsigned port, double timeout)
     if (fd < 0)
         return -1;
     set_timeouts(fd, timeout);
+    bench_set_congestion(fd);
     if (o->bind) {
         /* The port is still chosen at connect, per destination. */
         int one = 1;

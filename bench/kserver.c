@@ -194,6 +194,7 @@ static void accept_all(enum service svc)
             listeners_watch(false);
         if (fd < 0)
             return;
+        bench_set_congestion(fd);
         if ((unsigned)fd >= max_fd) {
             close(fd);
             continue;

@@ -10,10 +10,15 @@
  *
  *   ustack_bench --netns NS [--ifname IF] [--kernel-addr A.B.C.D/LEN]
  *                [--addr A.B.C.D] [--max-conns N] [--batch FRAMES]
- *                [--busy-poll USEC] [--status FILE]
+ *                [--busy-poll USEC] [--status FILE] [--rto-min MS]
+ *                [--congestion cubic|newreno|bbr]
  *
  * --busy-poll USEC turns on the runner's busy polling (off by default; see
  * ustack_runner_set_busy_poll): the benchmark's "busy poll" rows use it.
+ * --rto-min and --congestion set the stack's configuration of the same
+ * names (tcp.rto_min_ms, tcp.congestion): the loss rows use them to match
+ * the kernel they are compared with (its 200 ms minimum RTO, and the same
+ * algorithm on both sides).
  *
  * With --status, FILE is rewritten four times a second with the number of
  * TCP connections ustack holds: "active N" (neither listening nor in
@@ -302,8 +307,24 @@ static int start_status(struct bench *b)
 
 struct args {
     const char *netns, *ifname, *kernel_cidr, *addr, *status;
-    unsigned max_conns, batch, busy_poll_us;
+    unsigned max_conns, batch, busy_poll_us, rto_min_ms;
+    int congestion; /* enum ustack_tcp_cc; 0: the default */
 };
+
+/* --congestion NAME: the algorithm's enum ustack_tcp_cc value, -1 if none. */
+static int congestion_by_name(const char *name)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } algos[] = {{"cubic", USTACK_TCP_CC_CUBIC},
+                 {"newreno", USTACK_TCP_CC_NEWRENO},
+                 {"bbr", USTACK_TCP_CC_BBR}};
+    for (size_t i = 0; i < sizeof(algos) / sizeof(algos[0]); i++)
+        if (!strcmp(name, algos[i].name))
+            return algos[i].value;
+    return -1;
+}
 
 static int open_listener(struct bench *b, enum service svc, uint16_t port)
 {
@@ -341,7 +362,13 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->busy_poll_us = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "--status"))
             a->status = v;
+        else if (!strcmp(k, "--rto-min"))
+            a->rto_min_ms = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(k, "--congestion"))
+            a->congestion = congestion_by_name(v);
         else
+            return -1;
+        if (a->congestion < 0)
             return -1;
     }
     return argc % 2 == 1 && a->max_conns >= 16 ? 0 : -1;
@@ -376,6 +403,8 @@ static struct ustack *open_stack(const struct args *a, struct ustack_link *link)
     cfg.max_sockets = a->max_conns;
     cfg.tcp.max_connections = a->max_conns;
     cfg.tcp.backlog_max = 4096;
+    cfg.tcp.rto_min_ms = a->rto_min_ms;        /* 0: the default */
+    cfg.tcp.congestion = (unsigned)a->congestion;
     return ustack_new(&cfg, link, ustack_clock_us());
 }
 
@@ -385,7 +414,7 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &a) < 0) {
         fprintf(stderr, "usage: ustack_bench --netns NS [--ifname IF] [--kernel-addr A/LEN] "
                         "[--addr A] [--max-conns N] [--batch FRAMES] [--busy-poll USEC] "
-                        "[--status FILE]\n");
+                        "[--status FILE] [--rto-min MS] [--congestion cubic|newreno|bbr]\n");
         return 2;
     }
     static struct bench b;
