@@ -226,7 +226,7 @@ void tcp_notify(struct ustack *st, struct tcp_conn *c)
 
 /* ---- Allocation ------------------------------------------------------------- */
 
-struct tcp_conn *tcp_conn_alloc(struct ustack *st)
+struct tcp_conn *tcp_conn_create(struct ustack *st)
 {
     struct tcp_state *t = st->tcp;
     if (t->conn_count >= st->cfg.tcp.max_connections) {
@@ -260,11 +260,6 @@ struct tcp_conn *tcp_conn_alloc(struct ustack *st)
     t->all = c;
     t->conn_count++;
     return c;
-}
-
-struct tcp_conn *tcp_conn_create(struct ustack *st)
-{
-    return tcp_conn_alloc(st);
 }
 
 void tcp_conn_init_buffers(struct tcp_conn *c)

@@ -116,7 +116,7 @@ static void closed_state(struct ustack *st, const struct tcp_seg *seg)
 static struct tcp_conn *new_child(struct ustack *st, struct tcp_conn *l,
                                   const struct tcp_seg *seg)
 {
-    struct tcp_conn *c = tcp_conn_alloc(st);
+    struct tcp_conn *c = tcp_conn_create(st);
     if (!c)
         return NULL;
     c->passive = true;

@@ -447,7 +447,6 @@ void tcp_batch_forget(struct ustack *st, struct tcp_conn *c);
 
 /* ---- tcp_conn.c ---------------------------------------------------------- */
 
-struct tcp_conn *tcp_conn_alloc(struct ustack *st);
 /* Unlink c from every table, queue and timer and free it. */
 void tcp_conn_destroy(struct ustack *st, struct tcp_conn *c);
 void tcp_set_state(struct ustack *st, struct tcp_conn *c, enum tcp_conn_state s);
