@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "trace_writer.h"
+#include "ustack/runner.h"
 #include "ustack/socket.h"
 #include "ustack/ustack.h"
 
@@ -49,6 +50,7 @@ enum {
     KEY_TRACE_MAX_BYTES,
     KEY_CTL,
     KEY_NO_CTL,
+    KEY_BUSY_POLL,
     KEY_VERBOSE = 'v',
     KEY_HELP = 'h',
 };
@@ -65,6 +67,8 @@ static const struct cli_option stack_options[] = {
     {"mtu", KEY_MTU, "BYTES", "link MTU, 68..65535 (default 1500)"},
     {"impair", KEY_IMPAIR, "[in:|out:]SPEC",
      "impair frames, e.g. loss=5%,delay=20ms (repeatable; README)"},
+    {"busy-poll", KEY_BUSY_POLL, "USEC",
+     "poll USEC us before sleeping, 0..1000000 (default 0: off)"},
     {"verbose", KEY_VERBOSE, NULL, "log the stack's messages (-vv: and every frame)"},
     {0, 0, 0, 0},
 };
@@ -240,6 +244,14 @@ static int stack_option(struct cli_stack_opts *so, int key, const char *arg, cha
         }
         snprintf(err, errlen, "--mtu wants a number from %d to %d, not '%s'", MIN_MTU,
                  MAX_MTU, arg);
+        return -1;
+    case KEY_BUSY_POLL:
+        if (cli_parse_uint(arg, 0, USTACK_RUNNER_MAX_BUSY_POLL_US, &v) == 0) {
+            so->busy_poll_us = (unsigned)v;
+            return 0;
+        }
+        snprintf(err, errlen, "--busy-poll wants microseconds from 0 to %d, not '%s'",
+                 USTACK_RUNNER_MAX_BUSY_POLL_US, arg);
         return -1;
     case KEY_IMPAIR: {
         char why[200];

@@ -4,7 +4,8 @@
  * A subcommand describes itself with a struct cli_command: its synopsis,
  * a paragraph of help, its own options, and whether it takes the shared
  * "stack options" (--ifname, --kernel-addr, --addr, --netns, --pcap, --mtu,
- * -v), which every subcommand that brings a stack up accepts. cli_parse()
+ * --impair, --busy-poll, -v, ...), which every subcommand that brings a
+ * stack up accepts. cli_parse()
  * handles the shared options and --help itself and hands the command's own
  * options to a callback, so `--help` output and error messages look the
  * same everywhere.
@@ -38,6 +39,9 @@ struct cli_stack_opts {
      * wrapped in an impairment decorator when impair_on. */
     struct ustack_impair_config impair;
     bool impair_on;
+    /* --busy-poll USEC: the runner polls this long before it sleeps
+     * (ustack_runner_set_busy_poll); 0 = off. */
+    unsigned busy_poll_us;
 
     /* TCP options, for commands with tcp_options (0: not given). */
     unsigned user_timeout_ms;  /* --user-timeout MS */

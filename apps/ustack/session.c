@@ -238,6 +238,7 @@ static int open_stack(struct cli_session *s)
         return -1;
     }
     ustack_runner_set_after_io(s->runner, after_io, s);
+    ustack_runner_set_busy_poll(s->runner, s->opts.busy_poll_us);
     return 0;
 }
 
