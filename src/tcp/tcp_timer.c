@@ -106,7 +106,7 @@ void tcp_rtt_init(struct ustack *st, struct tcp_conn *c)
 }
 
 /* One round-trip measurement r (µs): RFC 6298 §2.2 - §2.5. */
-static void rtt_sample(struct ustack *st, struct tcp_conn *c, uint64_t r)
+void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, uint64_t r)
 {
     struct tcp_rtt *t = &c->rtt;
     if (r == 0)
@@ -123,11 +123,6 @@ static void rtt_sample(struct ustack *st, struct tcp_conn *c, uint64_t r)
     }
     uint64_t var = 4 * (uint64_t)t->rttvar;
     t->rto = clamp_rto(st, t->srtt + (var > CLOCK_GRANULARITY_US ? var : CLOCK_GRANULARITY_US));
-}
-
-void tcp_rtt_sample(struct ustack *st, struct tcp_conn *c, uint64_t r)
-{
-    rtt_sample(st, c, r);
 }
 
 void tcp_rtt_start(struct ustack *st, struct tcp_conn *c, uint32_t seq)
@@ -185,7 +180,7 @@ void tcp_rtt_on_ack(struct ustack *st, struct tcp_conn *c, uint32_t ack)
     struct tcp_rtt *t = &c->rtt;
     if (t->timing && seq_gt(ack, t->timed_seq)) {
         t->timing = false;
-        rtt_sample(st, c, st->now - t->timed_at);
+        tcp_rtt_sample(st, c, st->now - t->timed_at);
     }
     t->retries = 0;
     t->waiting_since = st->now; /* the next byte in line starts waiting */
