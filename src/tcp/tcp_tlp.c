@@ -28,9 +28,10 @@
  *     probes go, the PTO doubling before each further one (as the RTO
  *     backs off), each re-arming the RTO; three unanswered probes of one
  *     segment each cost the path little, and the RTO still decides after
- *     them. With more than one probe out, a D-SACK no longer proves that
- *     the original had arrived (a later probe may duplicate an earlier
- *     one), so such an episode always ends with the congestion response.
+ *     them. With more than one probe out, a D-SACK alone no longer
+ *     proves that the original had arrived (a later probe may duplicate
+ *     an earlier one that repaired the loss); the timestamp it echoes does
+ *     (only_acks_lost()).
  *   - §7.4 the episode ends when an ACK covers TLP.end_seq. A D-SACK of the
  *     probe (RFC 2883) says the original had arrived and only ACKs were
  *     lost: nothing to do. Otherwise the probe repaired a loss and
@@ -206,6 +207,7 @@ bool tcp_tlp_timeout(struct ustack *st, struct tcp_conn *c)
         c->tlp.episode = true;
         c->tlp.probes = 0;
         c->tlp.dsacked = false;
+        c->tlp.probe_tsval = tcp_ts_now(st, c);
         c->tlp.flight = out;
     }
     c->tlp.probes++;
@@ -246,6 +248,23 @@ static void probe_repaired_loss(struct ustack *st, struct tcp_conn *c)
     c->cc.ops->on_recovery_exit(c, st->now);
 }
 
+/* Did the data the probes resent arrive before them (§7.4.1), so that
+ * only ACKs were lost? A D-SACK of a probe says that copy was a duplicate.
+ * With one probe that settles it. With more, the probe it names may be a
+ * later one, after an earlier one repaired the loss; then the echoed
+ * timestamp tells (the Eifel reasoning, RFC 3522): a peer that had the
+ * data before the first probe echoes a TSval from before it, as §4.3 of
+ * RFC 7323 keeps TS.Recent from duplicates; one repaired by a probe
+ * echoes the probe's or a later one. */
+static bool only_acks_lost(const struct tcp_conn *c, const struct tcp_seg *seg)
+{
+    if (!c->tlp.dsacked)
+        return false;
+    if (c->tlp.probes == 1)
+        return true;
+    return c->opt.ts && seg->opts.has_ts && seq_lt(seg->opts.tsecr, c->tlp.probe_tsval);
+}
+
 void tcp_tlp_on_ack(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg)
 {
     if (!c->tlp.episode)
@@ -257,8 +276,8 @@ void tcp_tlp_on_ack(struct ustack *st, struct tcp_conn *c, const struct tcp_seg 
     if (seq_lt(seg->ack, c->tlp.end_seq))
         return;
     c->tlp.episode = false;
-    if (c->tlp.dsacked && c->tlp.probes == 1)
-        STAT_INC(st, tcp_tlp_ack_losses); /* only ACKs were lost */
+    if (only_acks_lost(c, seg))
+        STAT_INC(st, tcp_tlp_ack_losses);
     else
         probe_repaired_loss(st, c);
 }

@@ -54,8 +54,9 @@ struct tcp_tlp {
     uint32_t probe_seq;  /* ... the retransmitted range [probe_seq, */
                          /*     end_seq) */
     uint32_t flight;     /* ... FlightSize when it went */
-    bool dsacked;        /* ... a D-SACK (RFC 2883) reported the probe as
-                            a duplicate: the original had arrived */
+    bool dsacked;        /* ... a D-SACK (RFC 2883) reported a probe as
+                            a duplicate */
+    uint32_t probe_tsval; /* ... the TSval of the first probe */
     /* Lost retransmissions. */
     bool rxt_valid;      /* the segment at rxt_una was retransmitted ... */
     uint32_t rxt_una;    /* ... starting here (SND.UNA then) ... */

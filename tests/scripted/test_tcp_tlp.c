@@ -17,6 +17,7 @@
 
 #include "cc_script.h"
 #include "tcpscript.h"
+#include "tcpopts.h"
 #include "test.h"
 #include "ustack/socket.h"
 
@@ -157,6 +158,59 @@ TEST(test_tcp_tlp_second_probe_repairs)
     ts_none_for(ts, 3000);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
     ts_free(ts);
+}
+
+/* With timestamps (and SACK): the handshake, ten segments (of MSS_WITH_TS:
+ * the option takes 12 bytes of each), and the TSval of the last one. */
+#define MSS_WITH_TS 1448u
+static uint32_t ten_out_ts(struct ts *ts, uint64_t *sent_at)
+{
+    int lsd = ts_listen(ts, TS_STACK_PORT, 16);
+    ts_in(ts, "S 0:0(0) win 65535 <mss 1460, sackOK, ts val 100 ecr 0>");
+    ts_out(ts, "S. 0:0(0) ack 1 <*>");
+    uint32_t v = 0, e = 0;
+    TS_CHECK(ts, tso_ts(ts_last(ts), &v, &e));
+    ts_in(ts, ts_fmt(ts, ". 1:1(0) ack 1 win 65535 <nop, nop, ts val 101 ecr %u>", v));
+    int sd = ts_accept(ts, lsd);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 10 * MSS_WITH_TS), 10 * MSS_WITH_TS);
+    for (unsigned i = 0; i < 10; i++)
+        ts_out(ts, ts_fmt(ts, "P?. %u:%u(1448) ack 1 <*>", 1 + i * MSS_WITH_TS, 1 + (i + 1) * MSS_WITH_TS));
+    TS_CHECK(ts, tso_ts(ts_last(ts), &v, &e));
+    *sent_at = ts_last_time(ts);
+    return v;
+}
+
+/* The peer's ACK of everything with a D-SACK of segment 10 and a TSecr. */
+static void dsack_ack_ts(struct ts *ts, uint32_t ecr)
+{
+    uint32_t iss = ts_cur(ts)->stack_isn, s = iss + 1 + 9 * MSS_WITH_TS, e = s + MSS_WITH_TS;
+    ts_in(ts, ts_fmt(ts, ". 1:1(0) ack %u win 65535 <nop, nop, ts val 200 ecr %u, nop, nop, "
+                     "raw 05 0a %02x %02x %02x %02x %02x %02x %02x %02x>",
+                     1 + 10 * MSS_WITH_TS, ecr, s >> 24, (s >> 16) & 0xff, (s >> 8) & 0xff, s & 0xff,
+                     e >> 24, (e >> 16) & 0xff, (e >> 8) & 0xff, e & 0xff));
+}
+
+/* Two probes, then a D-SACK of one. Which one it names the D-SACK cannot
+ * say; the echoed TSval can (RFC 3522's reasoning): one from before the
+ * first probe means the data had arrived before any probe, so only ACKs
+ * were lost; the first probe's TSval means that probe repaired a loss. */
+TEST(test_tcp_tlp_two_probes_dsack_timestamp_decides)
+{
+    for (int repaired = 0; repaired < 2; repaired++) {
+        struct ts *ts = new_ts_tlp(false);
+        uint64_t t0;
+        uint32_t sent_tsval = ten_out_ts(ts, &t0);
+        ts_out_at(ts, t0 + 2 * MS, "P?. 13033:14481(1448) ack 1 <*>");
+        uint32_t v = 0, e = 0;
+        TS_CHECK(ts, tso_ts(ts_last(ts), &v, &e));
+        TS_CHECK(ts, v != sent_tsval); /* 2 ms later on a 1 ms clock */
+        ts_out_at(ts, t0 + 6 * MS, "P?. 13033:14481(1448) ack 1 <*>");
+        dsack_ack_ts(ts, repaired ? v : sent_tsval);
+        TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_ack_losses"), repaired ? 0 : 1);
+        TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_repairs"), repaired ? 1 : 0);
+        TS_CHECK_EQ(ts, cc_ssthresh(ts), repaired ? 5 * MSS_WITH_TS : TCP_CC_SSTHRESH_NONE);
+        ts_free(ts);
+    }
 }
 
 /* With one segment out the peer may be delaying its ACK: the PTO adds
