@@ -80,7 +80,7 @@ static const struct cli_option tcp_options[] = {
      "probe an idle connection after IDLE s, every INTVL s; fail after CNT"},
     {"rto-min", KEY_RTO_MIN, "MS",
      "lower bound on the retransmission timeout, 1..60000 (default 1000)"},
-    {"congestion", KEY_CONGESTION, "ALGO", "congestion control: cubic (default) or newreno"},
+    {"congestion", KEY_CONGESTION, "ALGO", "congestion control: cubic (default), newreno or bbr"},
     {"sndbuf", KEY_SNDBUF, "BYTES",
      "send buffer, 256..16M (K, M suffixes), fixed; default 256K..4M auto"},
     {"rcvbuf", KEY_RCVBUF, "BYTES",
@@ -292,13 +292,15 @@ static int parse_keepalive(struct cli_stack_opts *so, const char *arg)
     return 0;
 }
 
-/* "cubic" or "newreno": the names of src/tcp's algorithms. */
+/* "cubic", "newreno" or "bbr": the names of src/tcp's algorithms. */
 static int parse_congestion(struct cli_stack_opts *so, const char *arg)
 {
     if (!strcmp(arg, "cubic"))
         so->congestion = USTACK_TCP_CC_CUBIC;
     else if (!strcmp(arg, "newreno"))
         so->congestion = USTACK_TCP_CC_NEWRENO;
+    else if (!strcmp(arg, "bbr"))
+        so->congestion = USTACK_TCP_CC_BBR;
     else
         return -1;
     return 0;
@@ -352,7 +354,7 @@ static int tcp_option(struct cli_stack_opts *so, int key, const char *arg, char 
     if (key == KEY_CONGESTION) {
         if (parse_congestion(so, arg) == 0)
             return 0;
-        snprintf(err, errlen, "--congestion wants cubic or newreno, not '%s'", arg);
+        snprintf(err, errlen, "--congestion wants cubic, newreno or bbr, not '%s'", arg);
         return -1;
     }
     if (key == KEY_SNDBUF || key == KEY_RCVBUF) {

@@ -13,6 +13,9 @@
  *   an algorithm (cc_newreno.c, cc_cubic.c): how cwnd grows on ACKs and
  *              how far it shrinks on a loss (ssthresh). It sees the
  *              connection only through the hooks below.
+ *   a model-based algorithm (cc_bbr.c) also takes every ACK's delivery
+ *              sample (on_ack_sample) and may keep cwnd itself during
+ *              fast recovery (owns_recovery_cwnd).
  *
  * Adding an algorithm: write cc_<name>.c defining a const struct
  * tcp_cc_ops, give it a value in enum ustack_tcp_cc (ustack/socket.h) and
@@ -38,8 +41,24 @@ enum tcp_cc_signal {
     TCP_CC_LOSS_RTO,  /* the retransmission timer expired */
 };
 
+/* What one ACK told the sender, for on_ack_sample. Taken by tcp_cc.c
+ * around input's processing of the ACK (tcp_cc_ack_begin/_end). */
+struct tcp_cc_sample {
+    uint32_t delivered;    /* bytes that newly reached the peer: newly
+                              acknowledged cumulatively or newly SACKed,
+                              each byte counted once */
+    uint32_t prior_flight; /* tcp_cc_in_flight() before the ACK */
+    uint32_t in_flight;    /* ... after it (loss recovery ran) */
+    bool cwnd_limited;     /* before the ACK the flight was within one
+                              SMSS of cwnd (cwnd was the limit) */
+    bool app_limited;      /* before the ACK nothing unsent waited and
+                              cwnd had room: the application was the limit */
+    bool queue_empty;      /* nothing unsent waits in the send buffer (the
+                              FIN aside) */
+};
+
 struct tcp_cc_ops {
-    const char *name; /* "cubic", "newreno" */
+    const char *name; /* "cubic", "newreno", "bbr" */
     /* The connection starts using the algorithm: at establishment, or
      * when the socket option switches algorithms mid-connection. cwnd and
      * ssthresh are already set; the private state is zeroed. */
@@ -61,6 +80,16 @@ struct tcp_cc_ops {
     void (*on_recovery_exit)(struct tcp_conn *c, uint64_t now);
     /* cwnd was cut to the restart window after an idle period. */
     void (*on_idle_restart)(struct tcp_conn *c, uint64_t now);
+    /* Optional (NULL: never called). Every acceptable ACK of an
+     * established connection, in and out of recovery, after loss
+     * recovery and on_ack have seen it. */
+    void (*on_ack_sample)(struct tcp_conn *c, const struct tcp_cc_sample *s,
+                          uint64_t now);
+    /* The algorithm keeps cwnd itself during fast recovery: tcp_cc.c
+     * neither inflates nor deflates it (RFC 5681 §3.2 steps 3-4, RFC 6582
+     * §3.2 step 5) nor sets it from ssthresh when recovery ends (RFC 6582
+     * step 6). The timeout's loss window stays. */
+    bool owns_recovery_cwnd;
 };
 
 /* Per-connection private state of the algorithm. */
@@ -94,6 +123,7 @@ struct tcp_cc {
 /* The algorithms (one file each). */
 extern const struct tcp_cc_ops tcp_cc_newreno;
 extern const struct tcp_cc_ops tcp_cc_cubic;
+extern const struct tcp_cc_ops tcp_cc_bbr;
 
 /* ---- Shared rules the algorithms build on (tcp_cc.c) --------------------- */
 
@@ -142,6 +172,21 @@ void tcp_cc_sent(struct ustack *st, struct tcp_conn *c, uint32_t seq,
  * (partial ACKs) or ends it (RFC 5681 §3.2, RFC 6582 §3.2, RFC 6675 §5). */
 void tcp_cc_new_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked,
                     uint32_t flight);
+/* What congestion control notes before input processes an ACK, to build
+ * the algorithm's tcp_cc_sample afterwards. */
+struct tcp_cc_ack_mark {
+    bool wanted;          /* the algorithm has on_ack_sample */
+    bool cwnd_limited, app_limited, queue_empty;
+    uint32_t flight;      /* tcp_cc_in_flight() */
+    uint32_t sacked;      /* SACKed bytes on the scoreboard */
+    uint64_t bytes_acked; /* c->bytes_acked */
+};
+/* Input calls these around its processing of an acceptable ACK (RFC
+ * 9293 §3.10.7.4, fifth step): begin before, end after (which hands the
+ * sample to the algorithm's on_ack_sample, if it has one). */
+void tcp_cc_ack_begin(const struct tcp_conn *c, struct tcp_cc_ack_mark *m);
+void tcp_cc_ack_end(struct ustack *st, struct tcp_conn *c,
+                    const struct tcp_cc_ack_mark *m);
 /* A duplicate ACK (RFC 5681 §2, or RFC 6675 §2 with SACK): limited
  * transmit, fast retransmit, fast recovery. */
 void tcp_cc_dup_ack(struct ustack *st, struct tcp_conn *c);

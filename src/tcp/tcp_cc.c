@@ -36,6 +36,7 @@
 static const struct tcp_cc_ops *const algorithms[] = {
     [USTACK_TCP_CC_NEWRENO] = &tcp_cc_newreno,
     [USTACK_TCP_CC_CUBIC] = &tcp_cc_cubic,
+    [USTACK_TCP_CC_BBR] = &tcp_cc_bbr,
 };
 #define ALGORITHM_COUNT (sizeof(algorithms) / sizeof(algorithms[0]))
 
@@ -231,8 +232,10 @@ static void end_recovery(struct ustack *st, struct tcp_conn *c, uint32_t acked,
     /* RFC 6582 §3.2 step 6, option (1): "Set cwnd to min (ssthresh,
      * max(FlightSize, SMSS) + SMSS)", which deflates the window without
      * letting a burst out when little is left in flight. SACK recovery
-     * never inflated cwnd (RFC 6675 sends by pipe): it stays ssthresh. */
-    if (!sack) {
+     * never inflated cwnd (RFC 6675 sends by pipe): it stays ssthresh.
+     * An algorithm that keeps cwnd itself in recovery sets it in
+     * on_recovery_exit. */
+    if (!sack && !c->cc.ops->owns_recovery_cwnd) {
         uint32_t fs = c->snd.nxt - c->snd.una;
         uint64_t w = (uint64_t)(fs > smss(c) ? fs : smss(c)) + smss(c);
         c->cc.cwnd = w < c->cc.ssthresh ? (uint32_t)w : c->cc.ssthresh;
@@ -248,6 +251,8 @@ static void partial_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked)
     /* "retransmit the first unacknowledged segment" */
     if (tcp_retransmit_first(st, c))
         STAT_INC(st, tcp_partial_ack_retransmits);
+    if (c->cc.ops->owns_recovery_cwnd)
+        return;
     /* "Deflate the congestion window by the amount of new data
      * acknowledged by the Cumulative Acknowledgment field. If the partial
      * ACK acknowledges at least one SMSS of new data, then add back SMSS
@@ -280,6 +285,52 @@ void tcp_cc_new_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked,
      * and pipe are updated already; output does (C). */
 }
 
+/* ---- Delivery samples (on_ack_sample) -------------------------------------- */
+
+/* Nothing unsent waits in the send buffer (the FIN aside). */
+static bool nothing_unsent(const struct tcp_conn *c)
+{
+    uint32_t data_end = tcp_snd_data_seq(c) + (uint32_t)ringbuf_used(&c->sndbuf);
+    return !seq_lt(c->snd.nxt, data_end);
+}
+
+void tcp_cc_ack_begin(const struct tcp_conn *c, struct tcp_cc_ack_mark *m)
+{
+    m->wanted = c->cc.cwnd && c->cc.ops->on_ack_sample;
+    if (!m->wanted)
+        return; /* the other algorithms pay one test per ACK */
+    m->flight = tcp_cc_in_flight(c);
+    m->cwnd_limited = (uint64_t)m->flight + smss(c) > c->cc.cwnd;
+    m->queue_empty = nothing_unsent(c);
+    m->app_limited = !m->cwnd_limited && m->queue_empty;
+    m->sacked = c->sacked.bytes;
+    m->bytes_acked = c->bytes_acked;
+}
+
+void tcp_cc_ack_end(struct ustack *st, struct tcp_conn *c,
+                    const struct tcp_cc_ack_mark *m)
+{
+    if (!m->wanted || !c->cc.cwnd || !c->cc.ops->on_ack_sample)
+        return;
+    /* Bytes the cumulative ACK covered that were SACKed before leave the
+     * scoreboard as they join bytes_acked, so acknowledged plus the
+     * change of the scoreboard counts each byte once. (A scoreboard range
+     * forgotten when the board is full can make it negative: nothing.) */
+    uint64_t now_known = (c->bytes_acked - m->bytes_acked) + c->sacked.bytes;
+    uint64_t delivered = now_known > m->sacked ? now_known - m->sacked : 0;
+    struct tcp_cc_sample s = {
+        .delivered = delivered > UINT32_MAX ? UINT32_MAX : (uint32_t)delivered,
+        .prior_flight = m->flight,
+        .in_flight = tcp_cc_in_flight(c),
+        .cwnd_limited = m->cwnd_limited,
+        .app_limited = m->app_limited,
+        .queue_empty = m->queue_empty,
+    };
+    c->cc.ops->on_ack_sample(c, &s, st->now);
+}
+
+/* ---- Loss --------------------------------------------------------------------- */
+
 /* Fast retransmit (RFC 5681 §3.2 steps 2 and 3; RFC 6675 §5 step 4). */
 static void enter_fast_recovery(struct ustack *st, struct tcp_conn *c)
 {
@@ -308,7 +359,8 @@ static void enter_fast_recovery(struct ustack *st, struct tcp_conn *c)
     /* "set cwnd to ssthresh plus 3*SMSS. This artificially 'inflates'
      * the congestion window by the number of segments (three) that have
      * left the network and which the receiver has buffered." */
-    tcp_cc_grow(c, 3 * smss(c));
+    if (!c->cc.ops->owns_recovery_cwnd)
+        tcp_cc_grow(c, 3 * smss(c));
     tcp_retransmit_first(st, c);
 }
 
@@ -325,7 +377,7 @@ void tcp_cc_dup_ack(struct ustack *st, struct tcp_conn *c)
          * another segment has left the network. SACK recovery counts that
          * in pipe instead; after a timeout, duplicates start nothing
          * (RFC 6582 §3.2 step 2). */
-        if (r->fast && !r->sack)
+        if (r->fast && !r->sack && !c->cc.ops->owns_recovery_cwnd)
             tcp_cc_grow(c, smss(c));
         return;
     }

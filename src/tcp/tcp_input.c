@@ -620,7 +620,11 @@ static void process_ack(struct ustack *st, struct tcp_conn *c,
     /* Congestion control and loss recovery (tcp_cc.c) see every ACK:
      * new data acknowledged (cwnd growth, partial and full ACKs of RFC
      * 6582), or a duplicate (fast retransmit, RFC 5681 §3.2); the SACK
-     * scoreboard first takes the blocks (RFC 6675 Update()). */
+     * scoreboard first takes the blocks (RFC 6675 Update()). An
+     * algorithm that models the path gets the ACK's delivery sample after
+     * all of that (tcp_cc_ack_end). */
+    struct tcp_cc_ack_mark mark;
+    tcp_cc_ack_begin(c, &mark);
     if (seq_lt(c->snd.una, seg->ack)) {
         uint32_t flight = tcp_cc_in_flight(c);
         tcp_ts_rtt(st, c, seg); /* RFC 7323 §4: RTT from the echo */
@@ -632,6 +636,7 @@ static void process_ack(struct ustack *st, struct tcp_conn *c,
         if (is_duplicate_ack(c, seg, newly_sacked))
             tcp_cc_dup_ack(st, c);
     }
+    tcp_cc_ack_end(st, c, &mark);
     /* "If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be
      * updated. If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and
      * SND.WL2 =< SEG.ACK)), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ,

@@ -33,6 +33,10 @@
  * sim_tcp_hostile_no_options turns them off on one side (each seed picks
  * which), so the plain RFC 9293 path keeps its coverage.
  *
+ * sim_tcp_bbr_hostile runs the same scenarios with both stacks on BBR
+ * (src/tcp/cc_bbr.c), the model-based congestion control that keeps its
+ * window through losses (`build/tests/sim bbr_hostile 1234` replays).
+ *
  * Another test here watches a peer that vanishes: the user timeout and
  * keep-alive report ETIMEDOUT on time, and a peer that stops reading for
  * a long time (answering window probes) is never given up on.
@@ -77,6 +81,8 @@ enum options_mode {
 };
 static enum options_mode options_mode = OPTIONS_DEFAULT;
 #define OPTIONS_SEEDS 200  /* seeds of each option variant per run */
+/* The congestion control both stacks use (0: the default, CUBIC). */
+static int cc_algo;
 #define BIG_STREAM (512 * 1024)
 
 /* ---- The scenario ------------------------------------------------------- */
@@ -192,6 +198,8 @@ static void draw_scenario(uint64_t seed, struct scenario *sc, struct simnet_conf
         s->tcp.syn_retries = 40;
         s->tcp.data_retries = 40;
         s->tcp.rto_max_ms = 10000;
+        if (cc_algo)
+            s->tcp.congestion = (unsigned)cc_algo;
     }
     if (options_mode == OPTIONS_NONE) {
         struct ustack_tcp_config *plain = &cfg->stack[pick(&r, 0, 1)].tcp;
@@ -712,6 +720,16 @@ TEST(sim_tcp_hostile_no_options)
     options_mode = OPTIONS_DEFAULT;
     CHECK(count < 100 || (t.sack_blocks == 0 && t.sack_acks == 0 && t.ts_samples == 0 &&
                           t.fast_retransmits > 0 && t.rto_expired > 0));
+}
+
+/* The default scenarios with BBR on both sides. */
+TEST(sim_tcp_bbr_hostile)
+{
+    struct totals t;
+    cc_algo = USTACK_TCP_CC_BBR;
+    unsigned long count = run_seeds(&t, OPTIONS_SEEDS);
+    cc_algo = 0;
+    CHECK(count < 100 || (t.fast_retransmits > 0 && t.rto_expired > 0 && t.out_of_order > 0));
 }
 
 /* ---- A peer that vanishes, a peer that stops reading ------------------------

@@ -76,7 +76,9 @@ TEST(cli_tcp_opts_congestion)
     CHECK_EQ(so.congestion, USTACK_TCP_CC_NEWRENO);
     CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--congestion", "cubic"), CLI_PARSED);
     CHECK_EQ(so.congestion, USTACK_TCP_CC_CUBIC);
-    const char *bad[] = {"", "bbr", "reno", "NewReno", "CUBIC", "cubic ", "cubic,newreno", "2"};
+    CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--congestion", "bbr"), CLI_PARSED);
+    CHECK_EQ(so.congestion, USTACK_TCP_CC_BBR);
+    const char *bad[] = {"", "BBR", "reno", "NewReno", "CUBIC", "cubic ", "cubic,newreno", "2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--congestion", bad[i]),
                  CLI_ERROR);
