@@ -62,9 +62,9 @@
  * everything up, goes at once whatever cwnd says; the other holes follow
  * as cwnd allows, so many holes (a slow start that overshot a queue by
  * hundreds of segments) are resent at the pace of the window, not one per
- * PTO. The loss of retransmissions is a new congestion signal (RFC 5681
- * §4.3 counts a lost retransmission as two losses), answered as a fast
- * retransmit's. This matters most when the peer's window is full: no new
+ * PTO. A lost retransmission is a loss in a later window than the one
+ * recovery began for, so congestion control hears of it again, as a fast
+ * retransmit (as for the lost retransmissions below). This matters most when the peer's window is full: no new
  * data can go, so no SACK of later data can reveal the lost
  * retransmission. Up to TCP_TLP_MAX_TRIES times in one recovery, the PTO
  * doubling each time; then the RTO's go-back-N decides. (Not per SND.UNA:
