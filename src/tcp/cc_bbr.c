@@ -24,8 +24,9 @@
  *             takes a quarter away the next (draining what that queued);
  *   ProbeRTT  when RTprop is 10 s old: cwnd 4 segments for at least
  *             200 ms and one round, to see the path without our queue.
- * Every cwnd gets 3 segments more (delayed and stretched ACKs), and
- * never goes below 4 segments.
+ * Every cwnd gets 3 send quanta more (the draft's BBRInflight: delayed
+ * and stretched ACKs, hosts that batch; see "Short paths"), and never
+ * goes below 4 segments.
  *
  * What differs from the draft, because ustack is not Linux:
  *
@@ -82,9 +83,50 @@
  *    (owns_recovery_cwnd: tcp_cc.c's RFC 5681/6582 window arithmetic
  *    stays out). After a timeout tcp_cc.c sets cwnd to one segment (RFC
  *    5681 §3.1); BBR then grows it by what ACKs deliver, up to the
- *    model's, and restores the window from before the timeout once
- *    SND.UNA passes what was sent before it. ssthresh is never set (BBR
- *    has no slow start threshold).
+ *    model's (see "Timeouts"). ssthresh is never set (BBR has no slow
+ *    start threshold).
+ *
+ *  - Short paths. The draft's cwnd is gain * BDP + 3 send quanta, the
+ *    quantum being 1 ms of the pacing rate (at most 64 KB, Linux's TSO
+ *    autosizing): room for the bursts in which hosts send and receive.
+ *    This file had 3 segments instead, which is nothing on a path of
+ *    tens of microseconds, where the hosts are the path: a TUN device to
+ *    the local kernel answers a small flight in about 40 us when the
+ *    receiver was asleep and in 13 us when it happened to be awake. The
+ *    rare 13 us round sets RTprop (a minimum over 10 s), the usual 40 us
+ *    rounds set BtlBw (a maximum over 10 rounds), and their product is a
+ *    third of the flight that made the rate: with cwnd = 1.5 * BDP + 3
+ *    segments, cwnd = 0.5 * cwnd + 3 segments a few rounds later, so the
+ *    window sank to its floor (4-10 segments, measured live and in
+ *    tests/sim/test_sim_bbr_lan.c) where a whole flight is one burst and
+ *    a tail loss costs a loss probe timeout (2 ms, 50 round trips). None
+ *    of the 27 us above RTprop is queue: more flight brings more rate.
+ *    Here the quantum is QUANTUM_US (25 us) of BtlBw, between one SMSS
+ *    and 64 KB: 1 ms is too much without a pacer (the draft paces
+ *    within it; here cwnd is the only limit, and 3 ms of rate would sit
+ *    in the bottleneck's queue), 25 us is the scale of host latency
+ *    that the round trips above show. Then cwnd >= 75 us of BtlBw, which
+ *    grows while rounds take less than that, so the window holds the
+ *    rate of a round trip that is mostly host latency; the queue this
+ *    can build is at most 75 us of the rate (64 KB beyond 7 Gbit/s). It
+ *    is the old 3 segments below 460 Mbit/s (the 10M and 100M paths of
+ *    the cc table), about 6.5 at 1 Gbit/s, where the BDP term dominates
+ *    anyway.
+ *
+ *  - Timeouts. After a timeout the peer SACKs again what it had before
+ *    (the scoreboard was forgotten), and one cumulative ACK may cover
+ *    hundreds of segments that had arrived. Counted as delivered, either
+ *    took cwnd from one segment back to the model's in one ACK, and the
+ *    go-back-N that follows a timeout sent it at line rate: a burst of
+ *    1.5 BDP into a one-BDP queue, losses in it that only the next
+ *    timeout repairs (RFC 6582 §3.2: no fast retransmit before the
+ *    timeout's recovery point), and so on (a 2 s run of the cc table's
+ *    1G/1ms path at 1% loss: ten timeouts in a row). So in a timeout's
+ *    recovery cwnd grows by what is cumulatively acknowledged, at most
+ *    two SMSS per ACK (RFC 3465 §2.2's L), and at the recovery point
+ *    cwnd stays what the ACK clock rebuilt rather than jumping back to
+ *    the window from before (BBRRestoreCwnd stays for fast recovery,
+ *    whose flight is still about that window).
  *
  * Arithmetic is integer: rates in bytes per second (32 bits: up to
  * 34 Gbit/s), gains in 1/256ths, times from `now` only. The private state
@@ -107,7 +149,11 @@ enum bbr_state {
 #define PROBE_BW_GAIN 384    /* 1.5 (not the draft's 2: see the top) */
 #define CYCLE_LEN 8
 #define PROBE_GAIN_STEP 64   /* a quarter BDP up, then down */
-#define EXTRA_SEGS 3         /* cwnd headroom for delayed ACKs */
+#define QUANTA 3             /* cwnd headroom: 3 send quanta (the draft's
+                                BBRInflight), for delayed ACKs and hosts
+                                that batch */
+#define QUANTUM_US 25        /* a send quantum is 25 us of BtlBw ... */
+#define QUANTUM_MAX 65536    /* ... at most 64 KB, at least one SMSS */
 #define MIN_CWND_SEGS 4      /* never less; ProbeRTT's window */
 #define BW_BUCKET_ROUNDS 5   /* BtlBw: max over 5 to 10 rounds */
 #define RTPROP_WINDOW_MS 10000
@@ -130,6 +176,7 @@ enum bbr_state {
 #define F_ROUND_LOOSE 0x200    /* the round's first byte may have left late:
                                   its duration only bounds the RTT */
 #define F_ROUND_FRESH 0x400    /* the round began on this ACK */
+#define F_AFTER_RTO 0x800      /* the recovery is a timeout's */
 
 struct bbr {
     uint64_t round_start;     /* when the current round began, us */
@@ -143,6 +190,7 @@ struct bbr {
     uint32_t full_bw;         /* Startup: BtlBw 25% growth was measured from */
     uint32_t prior_cwnd;      /* cwnd before recovery or ProbeRTT */
     uint32_t conserve_end;    /* SND.NXT when recovery began */
+    uint32_t last_una;        /* SND.UNA after the last ACK */
     uint16_t rounds;          /* rounds counted (wraps) */
     uint16_t bucket_round;    /* when bw_cur's bucket began */
     uint16_t flags;
@@ -197,15 +245,27 @@ static uint64_t bdp(const struct bbr *s)
     return (uint64_t)btlbw(s) * s->rtprop_us / US_PER_S;
 }
 
-/* The window the state asks for (the draft's target cwnd): gain * BDP +
- * EXTRA_SEGS segments, or the initial window before there is a model. */
+/* The draft's send quantum (BBRSetSendQuantum), from BtlBw rather than
+ * a pacing rate: QUANTUM_US of BtlBw, between one SMSS and QUANTUM_MAX
+ * (see "Short paths" at the top). */
+static uint64_t send_quantum(const struct tcp_conn *c, const struct bbr *s)
+{
+    uint64_t q = (uint64_t)btlbw(s) * QUANTUM_US / US_PER_S;
+    if (q > QUANTUM_MAX)
+        q = QUANTUM_MAX;
+    return q > c->snd_mss ? q : c->snd_mss;
+}
+
+/* The window the state asks for (the draft's target cwnd, BBRInflight):
+ * gain * BDP + QUANTA send quanta, or the initial window before there is
+ * a model. */
 static uint64_t target_cwnd(const struct tcp_conn *c, const struct bbr *s,
                             uint32_t gain)
 {
     uint64_t b = bdp(s);
     if (b == 0)
         return 10ull * c->snd_mss;
-    return b * gain / GAIN_UNIT + (uint64_t)EXTRA_SEGS * c->snd_mss;
+    return b * gain / GAIN_UNIT + QUANTA * send_quantum(c, s);
 }
 
 static uint32_t state_gain(const struct bbr *s)
@@ -372,11 +432,17 @@ static void advance_state(struct tcp_conn *c, struct bbr *s,
 
 /* ---- Loss recovery ----------------------------------------------------------- */
 
+/* Recovery is over. After a fast retransmit the window from before it
+ * comes back (the draft's BBRRestoreCwnd): the flight is still about
+ * that. After a timeout it does not: the flight is what the slow start
+ * since rebuilt, and the difference would leave at once, at line rate
+ * (see "Timeouts" at the top); cwnd grows on by what ACKs deliver. */
 static void recovery_over(struct tcp_conn *c, struct bbr *s)
 {
-    s->flags &= (uint16_t)~(F_IN_RECOVERY | F_CONSERVING | F_ENTERING);
-    if (c->cc.cwnd < s->prior_cwnd)
-        c->cc.cwnd = s->prior_cwnd; /* draft BBRRestoreCwnd */
+    bool after_rto = s->flags & F_AFTER_RTO;
+    s->flags &= (uint16_t)~(F_IN_RECOVERY | F_CONSERVING | F_ENTERING | F_AFTER_RTO);
+    if (!after_rto && c->cc.cwnd < s->prior_cwnd)
+        c->cc.cwnd = s->prior_cwnd;
 }
 
 static void track_recovery(struct tcp_conn *c, struct bbr *s)
@@ -400,6 +466,14 @@ static void set_cwnd(struct tcp_conn *c, struct bbr *s, const struct tcp_cc_samp
     uint64_t floor = (uint64_t)MIN_CWND_SEGS * c->snd_mss;
     uint64_t target = target_cwnd(c, s, state_gain(s));
     uint64_t cwnd = c->cc.cwnd, got = smp->delivered;
+    /* In a timeout's recovery only the cumulatively acknowledged bytes
+     * count (the peer SACKs again what it had before the timeout), and
+     * at most two SMSS per ACK (RFC 3465 §2.2's L): see "Timeouts" at the
+     * top. */
+    if (s->flags & F_AFTER_RTO) {
+        uint32_t acked = c->snd.una - s->last_una;
+        got = acked < 2u * c->snd_mss ? acked : 2u * c->snd_mss;
+    }
     uint64_t conserve = (uint64_t)smp->in_flight + got;
     if (s->flags & F_ENTERING) {
         /* Recovery began: what is in flight plus what just left. */
@@ -434,6 +508,7 @@ static void bbr_init(struct tcp_conn *c, uint64_t now)
     /* The first round waits for the application's first bytes. */
     start_round(c, s, now);
     s->flags = (uint16_t)((s->flags & ~F_ROUND_FRESH) | F_ROUND_LOOSE);
+    s->last_una = c->snd.una;
 }
 
 static void bbr_on_ack_sample(struct tcp_conn *c, const struct tcp_cc_sample *smp,
@@ -451,6 +526,7 @@ static void bbr_on_ack_sample(struct tcp_conn *c, const struct tcp_cc_sample *sm
     track_recovery(c, s);
     advance_state(c, s, smp, now);
     set_cwnd(c, s, smp);
+    s->last_una = c->snd.una;
     /* A round that began here has its first byte leave now only if
      * there is one and cwnd has room for it; else its duration will
      * include the wait. */
@@ -491,7 +567,7 @@ static void bbr_on_congestion(struct tcp_conn *c, enum tcp_cc_signal sig,
      * progress is dropped, and rounds until the timeout's recovery is
      * over yield no rate samples (see the top, and start_round). */
     save_cwnd(c, s);
-    s->flags |= F_IN_RECOVERY;
+    s->flags |= F_IN_RECOVERY | F_AFTER_RTO;
     s->flags &= (uint16_t)~(F_CONSERVING | F_ENTERING);
     /* A timeout in Startup: the window outgrew what the path holds by
      * more than recovery could repair. The pipe is full; growing back to

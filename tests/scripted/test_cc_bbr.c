@@ -488,12 +488,23 @@ TEST(test_cc_bbr_timeout_one_segment_then_the_window_back)
         if (!path_step(&p))
             ts_advance_us(ts, 10000);
     TS_CHECK_EQ(ts, cc_cwnd(ts), 4 * MSS);
-    /* ... until the model's window: once what was outstanding is repaired
-     * (the timeout's recovery is over), cwnd is back where it was. */
+    /* ... at most two segments per ACK however much it covers (the peer
+     * had most of what go-back-N resends: no line-rate burst of the whole
+     * window) until the model's window: once what was outstanding is
+     * repaired (the timeout's recovery is over), cwnd is back where it
+     * was. */
     uint64_t t1 = ts_now_us(ts);
-    while (!ts_failed(ts) && c->rec.active && ts_now_us(ts) < t1 + 2000000)
+    uint32_t last = cc_cwnd(ts);
+    acks = p.acks;
+    while (!ts_failed(ts) && c->rec.active && ts_now_us(ts) < t1 + 2000000) {
         if (!path_step(&p))
             ts_advance_us(ts, 10000);
+        if (p.acks != acks && cc_cwnd(ts) > last + 2 * MSS * (p.acks - acks))
+            ts_fail(ts, "cwnd %u -> %u in %llu ACKs of the timeout's recovery", last,
+                    cc_cwnd(ts), (unsigned long long)(p.acks - acks));
+        last = cc_cwnd(ts);
+        acks = p.acks;
+    }
     TS_CHECK(ts, !c->rec.active);
     double after = cwnd_segs(&p);
     if (after < before - 2)
