@@ -13,11 +13,12 @@
  *
  * Before cc_bbr.c sized its window for this (its header, "Short paths"),
  * BBR's model BtlBw * RTprop multiplied a rate that 40 us rounds had
- * measured by a 10 us round trip, and at 5% loss cwnd sank to about 10
- * KB (5-10 segments; now 30-70 KB) where tail losses of such small flights
- * also cost loss probe timeouts: 3648 Mbit/s without loss, 1217 at 5% (33%). Now: 3852
- * and 3048 (79%). This holds BBR to at least 60% of the link without
- * loss and to at least half its own loss-free rate at 5% loss.
+ * measured by a 10 us round trip, and at 5% loss cwnd sank to about
+ * 10 KB (5-10 segments; now 30-70 KB), where tail losses of such small
+ * flights also cost loss probe timeouts: 3648 Mbit/s without loss, 1217
+ * at 5% (33%). Now 3852 and 3048 (79%). This holds BBR to at least 60%
+ * of the link without loss and to at least half its own loss-free rate
+ * at 5% loss.
  *
  *   build/tests/sim sim_bbr_lan          all seeds, without and with loss
  *   build/tests/sim sim_bbr_lan SEED     one lossy seed, with its numbers
