@@ -38,6 +38,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -663,6 +664,7 @@ int main(int argc, char **argv)
     struct opts o;
     parse(argc, argv, &o);
     setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN); /* a reset connection: EPIPE, reported */
     if (!strcmp(o.mode, "send"))
         return run_send(&o);
     if (!strcmp(o.mode, "recv"))

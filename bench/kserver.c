@@ -269,6 +269,7 @@ int main(int argc, char **argv)
         return 1;
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN); /* a client that gave up: EPIPE, not death */
     printf("ready\n");
     fflush(stdout);
     struct epoll_event ev[128];

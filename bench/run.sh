@@ -368,7 +368,7 @@ hold_round() {
 declare -A HOLD_STOP=()
 
 # loss_round SIDE NS HOST ALGO: bulk both ways with LOSS_PROB random loss
-# in both directions, applied by iptables on the kernel's side of the link.
+# in both directions (set_loss).
 loss_round() {
     local side=$1 ns=$2 host=$3 algo=$4 r
     r=$(kc "$ns" $((LOSS_SECS + 20)) send "$host" --bytes "$LOSS_BYTES" --seconds $LOSS_SECS)
@@ -386,19 +386,24 @@ loss_setup() { # ALGO
     stop_pid "$KSERVER_PID"
     start_kserver || return 1
     stop_pid "$USTACK_PID"
-    USTACK_ARGS=(--rto-min 200 --congestion "$1")
+    USTACK_ARGS=(--rto-min 200 --congestion "$1"
+                 --impair "in:loss=$(calc "$LOSS_PROB * 100")%")
     USTACK_LOG=ustack-loss-$1.log
     start_ustack
 }
 
-set_loss() { # NS IFNAME on|off
-    local rule op=-D
+# set_loss NS IFNAME on|off: drop LOSS_PROB of what arrives on IFNAME in
+# NS. Only arrivals: a drop in OUTPUT happens inside the kernel's send
+# call, which its TCP takes as "not sent, try again" (the segment stays
+# queued, an ACK is rescheduled), not as a loss on the wire. So each
+# receiver drops what arrives: the kernel in INPUT (both ends of the veth;
+# the kernel's end of the TUN device), ustack with its own impairment
+# layer (ustack_bench --impair in:loss=..., loss_setup).
+set_loss() {
+    local op=-D
     [ "$3" = on ] && op=-A
-    for rule in "INPUT -i $2" "OUTPUT -o $2"; do
-        # shellcheck disable=SC2086
-        ip netns exec "$1" iptables "$op" $rule \
-            -m statistic --mode random --probability "$LOSS_PROB" -j DROP || return 1
-    done
+    ip netns exec "$1" iptables "$op" INPUT -i "$2" \
+        -m statistic --mode random --probability "$LOSS_PROB" -j DROP
 }
 
 med() { # KEY: median of the runs recorded under KEY
@@ -637,8 +642,10 @@ main() {
                 log "run $r/$RUNS: 5% loss, $algo"
                 set_loss "$NS_T" "$TUN_IF" on && loss_round U "$NS_T" "$TUN_ADDR" "$algo"
                 set_loss "$NS_T" "$TUN_IF" off
-                set_loss "$NS_A" "$VETH_A" on && loss_round K "$NS_A" "$VETH_BADDR" "$algo"
+                set_loss "$NS_A" "$VETH_A" on && set_loss "$NS_B" "$VETH_B" on &&
+                    loss_round K "$NS_A" "$VETH_BADDR" "$algo"
                 set_loss "$NS_A" "$VETH_A" off
+                set_loss "$NS_B" "$VETH_B" off
             done
         done
     else

@@ -11,14 +11,19 @@
  *   ustack_bench --netns NS [--ifname IF] [--kernel-addr A.B.C.D/LEN]
  *                [--addr A.B.C.D] [--max-conns N] [--batch FRAMES]
  *                [--busy-poll USEC] [--status FILE] [--rto-min MS]
- *                [--congestion cubic|newreno|bbr]
+ *                [--congestion cubic|newreno|bbr] [--impair SPEC]
  *
  * --busy-poll USEC turns on the runner's busy polling (off by default; see
  * ustack_runner_set_busy_poll): the benchmark's "busy poll" rows use it.
  * --rto-min and --congestion set the stack's configuration of the same
  * names (tcp.rto_min_ms, tcp.congestion): the loss rows use them to match
  * the kernel they are compared with (its 200 ms minimum RTO, and the same
- * algorithm on both sides).
+ * algorithm on both sides). --impair wraps the TUN device in the seeded
+ * impairment decorator (ustack/impair.h, the spec syntax of `ustack
+ * --impair`): the loss rows drop frames ustack receives with it, after
+ * the kernel sent them, which is a loss the kernel's TCP sees (iptables
+ * in OUTPUT would refuse them inside the kernel's send call instead,
+ * which the kernel's TCP takes as "try again", not as a loss).
  *
  * With --status, FILE is rewritten four times a second with the number of
  * TCP connections ustack holds: "active N" (neither listening nor in
@@ -44,6 +49,7 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "ustack/impair.h"
 #include "ustack/runner.h"
 #include "ustack/socket.h"
 #include "ustack/tcp_info.h"
@@ -309,6 +315,7 @@ struct args {
     const char *netns, *ifname, *kernel_cidr, *addr, *status;
     unsigned max_conns, batch, busy_poll_us, rto_min_ms;
     int congestion; /* enum ustack_tcp_cc; 0: the default */
+    const char *impair; /* --impair SPEC, or NULL */
 };
 
 /* --congestion NAME: the algorithm's enum ustack_tcp_cc value, -1 if none. */
@@ -366,6 +373,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->rto_min_ms = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "--congestion"))
             a->congestion = congestion_by_name(v);
+        else if (!strcmp(k, "--impair"))
+            a->impair = v;
         else
             return -1;
         if (a->congestion < 0)
@@ -384,9 +393,22 @@ static struct ustack_link *open_tun(const struct args *a)
                                    .kernel_addr = kaddr, .prefix_len = prefix, .mtu = 1500};
     char err[256];
     struct ustack_link *link = ustack_tun_open(&tc, err, sizeof(err));
-    if (!link)
+    if (!link) {
         fprintf(stderr, "ustack_bench: %s\n", err);
-    return link;
+        return NULL;
+    }
+    if (!a->impair)
+        return link;
+    struct ustack_impair_config ic;
+    ustack_impair_config_init(&ic);
+    struct ustack_link *w = NULL;
+    if (ustack_impair_parse(a->impair, &ic, err, sizeof(err)) < 0)
+        fprintf(stderr, "ustack_bench: --impair: %s\n", err);
+    else if (!(w = ustack_impair_wrap(link, &ic)))
+        fprintf(stderr, "ustack_bench: cannot impair the link\n");
+    if (!w)
+        ustack_link_close(link);
+    return w;
 }
 
 static struct ustack *open_stack(const struct args *a, struct ustack_link *link)
@@ -414,7 +436,8 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &a) < 0) {
         fprintf(stderr, "usage: ustack_bench --netns NS [--ifname IF] [--kernel-addr A/LEN] "
                         "[--addr A] [--max-conns N] [--batch FRAMES] [--busy-poll USEC] "
-                        "[--status FILE] [--rto-min MS] [--congestion cubic|newreno|bbr]\n");
+                        "[--status FILE] [--rto-min MS] [--congestion cubic|newreno|bbr] "
+                        "[--impair SPEC]\n");
         return 2;
     }
     static struct bench b;
@@ -448,6 +471,7 @@ int main(int argc, char **argv)
     int rc = ustack_runner_run(b.runner);
     printf("counters:\n");
     ustack_print_stats(b.st, stdout, false);
+    ustack_impair_print(link, stdout, false); /* nothing without --impair */
     ustack_runner_free(b.runner);
     ustack_free(b.st);
     ustack_link_close(link);
