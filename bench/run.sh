@@ -379,7 +379,9 @@ loss_round() {
 
 # The loss rows compare like with like: ustack restarted with congestion
 # control ALGO and the kernel's minimum RTO (200 ms; ustack's default is
-# RFC 6298's 1 s), and the kernel's sockets switched to ALGO too.
+# RFC 6298's 1 s), and the kernel's sockets switched to ALGO too. The
+# restarted ustack also drops LOSS_PROB of the frames it receives (its
+# half of set_loss).
 loss_setup() { # ALGO
     grep -qw "$1" /proc/sys/net/ipv4/tcp_available_congestion_control || return 1
     export BENCH_TCP_CC=$1 # kclient and kserver (bench_common.h)
