@@ -26,19 +26,16 @@
  *   LAN_TRACE=1 ... SEED                 the sender's trace rows
  *   LAN_FRAMES=1 LAN_TRACE=1 ... SEED    and every frame's fate (stderr)
  *   LAN_VERBOSE=1 ...                    every seed's numbers
+ *
+ * The transfer itself is tests/sim/lanbulk.c's.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/stack.h"
+#include "lanbulk.h"
 #include "simnet.h"
-#include "tcp/tcp.h"
-#include "tcp/tcp_int.h"
 #include "test.h"
 #include "ustack/socket.h"
-#include "ustack/trace.h"
-#include "ustack/ustack.h"
 
 #define BBR_LAN_BYTES (4u << 20)
 #define BBR_LAN_SEEDS 24
@@ -55,34 +52,6 @@
 #define BBR_LAN_MIN_LINK_SHARE 60
 #define BBR_LAN_MIN_SHARE 50
 
-struct bbr_lan {
-    struct simnet *net;
-    struct ustack *sa, *sb;
-    struct tcp_conn *tx, *rx, *listener;
-    uint64_t sent, received;
-    uint8_t buf[65536];
-};
-
-/* Keep the sender's buffer full and the receiver's empty. True when
- * anything moved. */
-static bool bbr_lan_pump(struct bbr_lan *l)
-{
-    uint64_t before = l->sent + l->received;
-    if (l->tx && l->sent < BBR_LAN_BYTES && (tcp_events(l->tx) & USTACK_EV_WRITABLE)) {
-        size_t want = BBR_LAN_BYTES - l->sent < sizeof(l->buf) ? BBR_LAN_BYTES - l->sent
-                                                              : sizeof(l->buf);
-        ssize_t n = tcp_send(l->sa, l->tx, l->buf, want, 0);
-        if (n > 0)
-            l->sent += (uint64_t)n;
-    }
-    if (!l->rx && l->listener)
-        l->rx = tcp_accept(l->sb, l->listener);
-    ssize_t n;
-    while (l->rx && (n = tcp_recv(l->sb, l->rx, l->buf, sizeof(l->buf))) > 0)
-        l->received += (uint64_t)n;
-    return l->sent + l->received != before;
-}
-
 /* The receiver's answer time of the moment (simnet applies a change at
  * its next event; an ACK sent while it is fast may overtake an earlier
  * one, which TCP takes in its stride). */
@@ -92,95 +61,26 @@ static void bbr_lan_ack_delay(struct simnet *net)
     net->cfg.impair[SIMNET_B].delay_us = awake ? BBR_LAN_ACK_FAST_US : BBR_LAN_ACK_SLOW_US;
 }
 
-/* After every event: the ACK delay, then the pump. Stop the run whenever
- * the pump moved data (frames it sent are on the wire from the next
- * simnet_run on). */
-static bool bbr_lan_pumped(struct simnet *net, void *ctx)
+static struct lanbulk_result bbr_lan_run(uint64_t seed, double loss, bool trace)
 {
-    bbr_lan_ack_delay(net);
-    return bbr_lan_pump(ctx);
-}
-
-static bool bbr_lan_established(struct simnet *net, void *ctx)
-{
-    bbr_lan_ack_delay(net);
-    const struct bbr_lan *l = ctx;
-    return tcp_synchronized(l->tx->state);
-}
-
-static void bbr_lan_trace_row(void *ctx, const struct ustack_trace_row *row)
-{
-    (void)ctx;
-    char line[USTACK_TRACE_CSV_MAX];
-    ustack_trace_csv_row(row, line, sizeof(line));
-    fputs(line, stdout);
-}
-
-struct bbr_lan_result {
-    bool ok;
-    uint64_t usec, timeouts, probes, lost;
-};
-
-static struct bbr_lan_result bbr_lan_run(uint64_t seed, double loss, bool trace)
-{
-    struct bbr_lan_result res = {0};
-    struct simnet_config cfg;
-    simnet_config_init(&cfg, seed);
-    for (int i = 0; i < 2; i++) {
-        cfg.stack[i].pbuf_count = 1024;
-        cfg.stack[i].tcp.congestion = USTACK_TCP_CC_BBR;
-        cfg.stack[i].tcp.sndbuf = cfg.stack[i].tcp.rcvbuf = BBR_LAN_BUF;
-        cfg.impair[i].loss = loss;
-        cfg.impair[i].delay_us = i == SIMNET_A ? BBR_LAN_DATA_US : BBR_LAN_ACK_SLOW_US;
-        cfg.impair[i].bandwidth_bps = BBR_LAN_BPS;
-    }
-    cfg.max_steps = 50000000;
-    cfg.verbose = trace && getenv("LAN_FRAMES");
-    struct bbr_lan *l = calloc(1, sizeof(*l));
-    if (!l || !(l->net = simnet_new(&cfg))) {
-        free(l);
-        return res;
-    }
-    l->sa = l->net->node[SIMNET_A].st;
-    l->sb = l->net->node[SIMNET_B].st;
-    if (trace) {
-        ustack_set_trace_sink(l->sa, bbr_lan_trace_row, NULL);
-        ustack_set_trace_all(l->sa, true);
-    }
-    l->listener = tcp_conn_create(l->sb);
-    l->tx = tcp_conn_create(l->sa);
-    /* Without Nagle: the transfer's last, short segment must not wait
-     * for the receiver's delayed ACK (40 ms, thousands of round trips
-     * here, which would swamp the loss-free rate). */
-    if (l->tx)
-        l->tx->nodelay = true;
-    if (l->listener && l->tx && tcp_bind(l->sb, l->listener, 0, 5001, false) == 0 &&
-        tcp_listen(l->sb, l->listener, 4) == 0 &&
-        tcp_connect(l->sa, l->tx, SIMNET_ADDR_B, 5001) == -EINPROGRESS) {
-        uint64_t end = l->net->now + 600 * SIMNET_SEC;
+    const struct lanbulk_config cfg = {
+        .bytes = BBR_LAN_BYTES,
+        .loss = loss,
+        .bps = BBR_LAN_BPS,
+        .delay_us = {BBR_LAN_DATA_US, BBR_LAN_ACK_SLOW_US},
+        .congestion = USTACK_TCP_CC_BBR,
+        .buf = BBR_LAN_BUF,
+        /* Without Nagle: the transfer's last, short segment must not
+         * wait for the receiver's delayed ACK (40 ms, thousands of round
+         * trips here, which would swamp the loss-free rate). */
+        .nodelay = true,
         /* The clock starts at establishment: a lost SYN costs the 1 s
          * initial RTO whatever congestion control does. */
-        if (simnet_run(l->net, bbr_lan_established, l, end - l->net->now) >= 0) {
-            uint64_t start = l->net->now;
-            bbr_lan_pump(l);
-            while (l->received < BBR_LAN_BYTES && l->net->now < end)
-                if (simnet_run(l->net, bbr_lan_pumped, l, end - l->net->now) < 0)
-                    break;
-            res.usec = l->net->now - start;
-        }
-        res.ok = l->received == BBR_LAN_BYTES;
-        res.timeouts = l->sa->stats.tcp_rto_expired;
-        res.probes = l->sa->stats.tcp_tlp_probes;
-        res.lost = l->net->node[SIMNET_A].tx.lost + l->net->node[SIMNET_B].tx.lost;
-    }
-    simnet_free(l->net);
-    free(l);
-    return res;
-}
-
-static double bbr_lan_mbps(uint64_t bytes, uint64_t usec)
-{
-    return usec ? (double)bytes * 8 / (double)usec : 0.0;
+        .from_established = true,
+        .each_event = bbr_lan_ack_delay,
+        .trace = trace,
+    };
+    return lanbulk_run(&cfg, seed);
 }
 
 /* All seeds at one loss rate: the overall rate in Mbit/s, 0 on a failure. */
@@ -190,21 +90,21 @@ static double bbr_lan_seeds(double loss, bool verbose)
     bool ok = true;
     for (uint64_t i = 0; i < BBR_LAN_SEEDS; i++) {
         uint64_t seed = 0x1a5e0000 + i;
-        struct bbr_lan_result r = bbr_lan_run(seed, loss, false);
+        struct lanbulk_result r = bbr_lan_run(seed, loss, false);
         if (!r.ok || verbose)
             printf("    loss %.2f seed %llu: %s in %.3f s, %llu lost, %llu timeouts, "
                    "%llu probes, %.1f Mbit/s\n",
                    loss, (unsigned long long)seed, r.ok ? "done" : "FAILED",
                    (double)r.usec / 1e6, (unsigned long long)r.lost,
                    (unsigned long long)r.timeouts, (unsigned long long)r.probes,
-                   bbr_lan_mbps(BBR_LAN_BYTES, r.usec));
+                   lanbulk_mbps(BBR_LAN_BYTES, r.usec));
         CHECK(r.ok);
         ok = ok && r.ok;
         usec += r.usec;
         timeouts += r.timeouts;
         probes += r.probes;
     }
-    double mbps = bbr_lan_mbps((uint64_t)BBR_LAN_BYTES * BBR_LAN_SEEDS, usec);
+    double mbps = lanbulk_mbps((uint64_t)BBR_LAN_BYTES * BBR_LAN_SEEDS, usec);
     printf("    loss %.2f: %d seeds, %llu timeouts, %llu probes, %.1f Mbit/s overall\n", loss,
            BBR_LAN_SEEDS, (unsigned long long)timeouts, (unsigned long long)probes, mbps);
     return ok ? mbps : 0.0;
@@ -216,12 +116,12 @@ TEST(sim_bbr_lan)
     if (simnet_seed_arg(&one)) {
         const char *env = getenv("BBR_LAN_LOSS");
         double loss = env ? atof(env) : BBR_LAN_LOSS;
-        struct bbr_lan_result r = bbr_lan_run(one, loss, getenv("LAN_TRACE") != NULL);
+        struct lanbulk_result r = bbr_lan_run(one, loss, getenv("LAN_TRACE") != NULL);
         printf("    seed %llu loss %.2f: %s in %.3f s, %llu lost, %llu timeouts, %llu probes, "
                "%.1f Mbit/s\n",
                (unsigned long long)one, loss, r.ok ? "done" : "FAILED", (double)r.usec / 1e6,
                (unsigned long long)r.lost, (unsigned long long)r.timeouts,
-               (unsigned long long)r.probes, bbr_lan_mbps(BBR_LAN_BYTES, r.usec));
+               (unsigned long long)r.probes, lanbulk_mbps(BBR_LAN_BYTES, r.usec));
         CHECK(r.ok);
         return;
     }

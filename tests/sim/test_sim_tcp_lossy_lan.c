@@ -14,19 +14,18 @@
  *
  *   build/tests/sim sim_tcp_lossy_lan          all seeds
  *   build/tests/sim sim_tcp_lossy_lan SEED     one seed, with its numbers
+ *   LAN_TRACE=1 ... SEED                       the sender's trace rows
+ *   LAN_FRAMES=1 LAN_TRACE=1 ... SEED          and every frame's fate
+ *   LAN_VERBOSE=1 ...                          every seed's numbers
+ *
+ * The transfer itself is tests/sim/lanbulk.c's.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/stack.h"
+#include "lanbulk.h"
 #include "simnet.h"
-#include "tcp/tcp.h"
-#include "tcp/tcp_int.h"
 #include "test.h"
-#include "ustack/socket.h"
-#include "ustack/trace.h"
-#include "ustack/ustack.h"
 
 #define LAN_BYTES (4u << 20)
 #define LAN_SEEDS 24
@@ -40,106 +39,16 @@
  * repair). The bound leaves room for small changes of behaviour. */
 #define LAN_MAX_TIMEOUTS_TOTAL 8
 
-struct lan {
-    struct simnet *net;
-    struct ustack *sa, *sb;
-    struct tcp_conn *tx, *rx, *listener;
-    uint64_t sent, received;
-    uint8_t buf[65536];
-};
-
-/* Keep the sender's buffer full and the receiver's empty. True when
- * anything moved. */
-static bool lan_pump(struct lan *l)
+static struct lanbulk_result lan_run(uint64_t seed, bool trace)
 {
-    uint64_t before = l->sent + l->received;
-    if (l->tx && l->sent < LAN_BYTES && (tcp_events(l->tx) & USTACK_EV_WRITABLE)) {
-        size_t want = LAN_BYTES - l->sent < sizeof(l->buf) ? LAN_BYTES - l->sent : sizeof(l->buf);
-        ssize_t n = tcp_send(l->sa, l->tx, l->buf, want, 0);
-        if (n > 0)
-            l->sent += (uint64_t)n;
-    }
-    if (!l->rx && l->listener)
-        l->rx = tcp_accept(l->sb, l->listener);
-    ssize_t n;
-    while (l->rx && (n = tcp_recv(l->sb, l->rx, l->buf, sizeof(l->buf))) > 0)
-        l->received += (uint64_t)n;
-    return l->sent + l->received != before;
-}
-
-/* Stop the run whenever the pump moved data: frames it sent are on the
- * wire only from the next simnet_run on. */
-static bool lan_pumped(struct simnet *net, void *ctx)
-{
-    (void)net;
-    return lan_pump(ctx);
-}
-
-/* Run until everything arrived or `limit` of virtual time passed. */
-static bool lan_transfer(struct lan *l, uint64_t limit)
-{
-    uint64_t end = l->net->now + limit;
-    lan_pump(l);
-    while (l->received < LAN_BYTES && l->net->now < end)
-        if (simnet_run(l->net, lan_pumped, l, end - l->net->now) < 0)
-            return false;
-    return l->received == LAN_BYTES;
-}
-
-struct lan_result {
-    bool ok;
-    uint64_t usec, timeouts, lost, probes, stalls;
-};
-
-/* LAN_TRACE=1 with one seed: the sender's trace rows on stdout. */
-static void lan_trace_row(void *ctx, const struct ustack_trace_row *row)
-{
-    (void)ctx;
-    char line[USTACK_TRACE_CSV_MAX];
-    ustack_trace_csv_row(row, line, sizeof(line));
-    fputs(line, stdout);
-}
-
-static struct lan_result lan_run(uint64_t seed, bool trace)
-{
-    struct lan_result res = {0};
-    struct simnet_config cfg;
-    simnet_config_init(&cfg, seed);
-    for (int i = 0; i < 2; i++) {
-        cfg.stack[i].pbuf_count = 1024;
-        cfg.impair[i].loss = LAN_LOSS;
-        cfg.impair[i].delay_us = LAN_ONE_WAY_US;
-        cfg.impair[i].bandwidth_bps = LAN_BPS;
-    }
-    cfg.max_steps = 50000000;
-    cfg.verbose = trace && getenv("LAN_FRAMES");
-    struct lan *l = calloc(1, sizeof(*l));
-    if (!l || !(l->net = simnet_new(&cfg))) {
-        free(l);
-        return res;
-    }
-    l->sa = l->net->node[SIMNET_A].st;
-    l->sb = l->net->node[SIMNET_B].st;
-    if (trace) {
-        ustack_set_trace_sink(l->sa, lan_trace_row, NULL);
-        ustack_set_trace_all(l->sa, true);
-    }
-    l->listener = tcp_conn_create(l->sb);
-    l->tx = tcp_conn_create(l->sa);
-    if (l->listener && l->tx && tcp_bind(l->sb, l->listener, 0, 5001, false) == 0 &&
-        tcp_listen(l->sb, l->listener, 4) == 0 &&
-        tcp_connect(l->sa, l->tx, SIMNET_ADDR_B, 5001) == -EINPROGRESS) {
-        uint64_t start = l->net->now;
-        res.ok = lan_transfer(l, 600 * SIMNET_SEC);
-        res.usec = l->net->now - start;
-        res.timeouts = l->sa->stats.tcp_rto_expired;
-        res.probes = l->sa->stats.tcp_tlp_probes;
-        res.stalls = l->sa->stats.tcp_tlp_stall_retransmits;
-        res.lost = l->net->node[SIMNET_A].tx.lost + l->net->node[SIMNET_B].tx.lost;
-    }
-    simnet_free(l->net);
-    free(l);
-    return res;
+    const struct lanbulk_config cfg = {
+        .bytes = LAN_BYTES,
+        .loss = LAN_LOSS,
+        .bps = LAN_BPS,
+        .delay_us = {LAN_ONE_WAY_US, LAN_ONE_WAY_US},
+        .trace = trace,
+    };
+    return lanbulk_run(&cfg, seed);
 }
 
 TEST(sim_tcp_lossy_lan)
@@ -148,13 +57,14 @@ TEST(sim_tcp_lossy_lan)
     bool single = simnet_seed_arg(&one);
     for (uint64_t i = 0; i < (single ? 1 : LAN_SEEDS); i++) {
         uint64_t seed = single ? one : 0x1a5e0000 + i;
-        struct lan_result r = lan_run(seed, single && getenv("LAN_TRACE"));
+        struct lanbulk_result r = lan_run(seed, single && getenv("LAN_TRACE"));
         if (!r.ok || single || getenv("LAN_VERBOSE"))
-            printf("    seed %llu: %s in %.3f s virtual, %llu frames lost, %llu timeouts, %llu probes, %llu stalls, %.1f Mbit/s\n",
+            printf("    seed %llu: %s in %.3f s virtual, %llu frames lost, %llu timeouts, "
+                   "%llu probes, %llu stalls, %.1f Mbit/s\n",
                    (unsigned long long)seed, r.ok ? "done" : "FAILED", (double)r.usec / 1e6,
                    (unsigned long long)r.lost, (unsigned long long)r.timeouts,
                    (unsigned long long)r.probes, (unsigned long long)r.stalls,
-                   r.usec ? (double)LAN_BYTES * 8 / (double)r.usec : 0.0);
+                   lanbulk_mbps(LAN_BYTES, r.usec));
         if (!r.ok)
             printf("    replay: build/tests/sim sim_tcp_lossy_lan %llu\n", (unsigned long long)seed);
         CHECK(r.ok);
@@ -163,6 +73,6 @@ TEST(sim_tcp_lossy_lan)
     }
     if (!single)
         printf("    %d seeds: %llu timeouts, %.1f Mbit/s overall\n", LAN_SEEDS,
-               (unsigned long long)timeouts, (double)LAN_BYTES * 8 * LAN_SEEDS / (double)usec);
+               (unsigned long long)timeouts, lanbulk_mbps((uint64_t)LAN_BYTES * LAN_SEEDS, usec));
     CHECK(single || timeouts <= LAN_MAX_TIMEOUTS_TOTAL);
 }
