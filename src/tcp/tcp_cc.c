@@ -290,8 +290,7 @@ void tcp_cc_new_ack(struct ustack *st, struct tcp_conn *c, uint32_t acked,
 /* Nothing unsent waits in the send buffer (the FIN aside). */
 static bool nothing_unsent(const struct tcp_conn *c)
 {
-    uint32_t data_end = tcp_snd_data_seq(c) + (uint32_t)ringbuf_used(&c->sndbuf);
-    return !seq_lt(c->snd.nxt, data_end);
+    return !seq_lt(c->snd.nxt, tcp_snd_data_end(c));
 }
 
 void tcp_cc_ack_begin(const struct tcp_conn *c, struct tcp_cc_ack_mark *m)

@@ -639,6 +639,9 @@ uint32_t tcp_rcv_window_max(const struct tcp_conn *c);
 uint32_t tcp_rcv_ring_size(const struct tcp_conn *c, uint32_t rcvbuf);
 /* Sequence number of the first byte in the send ring. */
 uint32_t tcp_snd_data_seq(const struct tcp_conn *c);
+/* One past the last byte in the send ring (the FIN, once sent, sits
+ * here). */
+uint32_t tcp_snd_data_end(const struct tcp_conn *c);
 /* Has the peer acknowledged our FIN? */
 bool tcp_fin_acked(const struct tcp_conn *c);
 

@@ -224,6 +224,11 @@ uint32_t tcp_snd_data_seq(const struct tcp_conn *c)
     return c->syn_acked ? c->snd.una : c->snd.iss + 1;
 }
 
+uint32_t tcp_snd_data_end(const struct tcp_conn *c)
+{
+    return tcp_snd_data_seq(c) + (uint32_t)ringbuf_used(&c->sndbuf);
+}
+
 bool tcp_fin_acked(const struct tcp_conn *c)
 {
     return c->fin_sent && seq_gt(c->snd.una, c->fin_seq);
@@ -394,16 +399,15 @@ static bool small_segment_ok(const struct tcp_conn *c, uint32_t seq,
 static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
                      uint32_t len, bool fin)
 {
-    uint32_t data_seq = tcp_snd_data_seq(c);
     uint32_t end = seq + len + (fin ? 1 : 0);
     bool idle = c->snd.una == c->snd.nxt; /* nothing was waiting for an ACK */
     uint8_t flags = TCP_ACK;
-    if (len > 0 && seq + len == data_seq + (uint32_t)ringbuf_used(&c->sndbuf))
+    if (len > 0 && seq + len == tcp_snd_data_end(c))
         flags |= TCP_PSH; /* the last segment of what the user sent */
     if (fin)
         flags |= TCP_FIN;
     struct tcp_hdr_out h = conn_header(st, c, seq, flags);
-    xmit_conn(st, c, &h, &c->sndbuf, seq - data_seq, len);
+    xmit_conn(st, c, &h, &c->sndbuf, seq - tcp_snd_data_seq(c), len);
     tcp_cc_sent(st, c, seq, len);
     tcp_tlp_sent(c, seq, seq_lt(seq, c->snd.nxt));
     if (seq_lt(seq, c->snd.nxt)) {
@@ -435,8 +439,7 @@ static uint32_t emit(struct ustack *st, struct tcp_conn *c, uint32_t seq,
 static bool next_segment(const struct tcp_conn *c, uint32_t seq, uint32_t *len,
                          bool *fin, uint32_t *queued)
 {
-    uint32_t data_seq = tcp_snd_data_seq(c);
-    uint32_t data_end = data_seq + (uint32_t)ringbuf_used(&c->sndbuf);
+    uint32_t data_end = tcp_snd_data_end(c);
     if (tcp_fin_acked(c) || seq_gt(seq, data_end))
         return false; /* everything is out, FIN included */
     *queued = data_end - seq;
@@ -525,8 +528,7 @@ bool tcp_output_one(struct ustack *st, struct tcp_conn *c)
 uint32_t tcp_retransmit_range(struct ustack *st, struct tcp_conn *c,
                               uint32_t seq, uint32_t len)
 {
-    uint32_t data_seq = tcp_snd_data_seq(c);
-    uint32_t data_end = data_seq + (uint32_t)ringbuf_used(&c->sndbuf);
+    uint32_t data_seq = tcp_snd_data_seq(c), data_end = tcp_snd_data_end(c);
     if (!tcp_may_send(c->state) || !seq_lt(seq, c->snd.nxt) ||
         seq_lt(seq, data_seq))
         return 0;
