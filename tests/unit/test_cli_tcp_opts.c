@@ -7,14 +7,12 @@
  * listener of a stack talking to another over a memlink, and checks what
  * the accepted connection uses and the window its peer is offered.
  */
-#include "../../apps/ustack/options.h"
+#include "cli_test.h" /* options.c, compiled in by cli_options.c */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "test.h"
 #include "ustack/link.h"
@@ -31,56 +29,21 @@ static const struct cli_command tcpopt_up = {
     .stack_options = true, .tcp_options = false, .max_operands = 0,
 };
 
-static int tcpopt_no_own(void *ctx, int key, const char *arg, char *err, size_t errlen)
-{
-    (void)ctx, (void)key, (void)arg;
-    snprintf(err, errlen, "no such option");
-    return -1;
-}
-
-/* Parse "<cmd> ARGS..." into a fresh so, with stderr (the refusals) sent
- * to /dev/null meanwhile. */
-#define tcpopt_parse(cmd, so, ...) tcpopt_parse_(cmd, so, (const char *[]){__VA_ARGS__, NULL})
-static int tcpopt_parse_(const struct cli_command *cmd, struct cli_stack_opts *so,
-                         const char **args)
-{
-    char *argv[8];
-    int argc = 0, operands;
-    argv[argc++] = (char *)cmd->name;
-    while (*args && argc < 7)
-        argv[argc++] = (char *)*args++;
-    argv[argc] = NULL;
-    cli_stack_opts_init(so);
-    fflush(stderr);
-    int saved = dup(2), null = open("/dev/null", O_WRONLY);
-    if (saved >= 0 && null >= 0)
-        dup2(null, 2);
-    int rc = cli_parse(cmd, argc, argv, so, tcpopt_no_own, NULL, &operands);
-    fflush(stderr);
-    if (saved >= 0 && null >= 0)
-        dup2(saved, 2);
-    if (saved >= 0)
-        close(saved);
-    if (null >= 0)
-        close(null);
-    return rc;
-}
-
 TEST(cli_tcp_opts_congestion)
 {
     struct cli_stack_opts so;
     cli_stack_opts_init(&so);
     CHECK_EQ(so.congestion, 0); /* not given: the stack's default */
-    CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--congestion", "newreno"),
+    CHECK_EQ(cli_test_parse(&tcpopt_serve, &so, "--congestion", "newreno"),
              CLI_PARSED);
     CHECK_EQ(so.congestion, USTACK_TCP_CC_NEWRENO);
-    CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--congestion", "cubic"), CLI_PARSED);
+    CHECK_EQ(cli_test_parse(&tcpopt_serve, &so, "--congestion", "cubic"), CLI_PARSED);
     CHECK_EQ(so.congestion, USTACK_TCP_CC_CUBIC);
-    CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--congestion", "bbr"), CLI_PARSED);
+    CHECK_EQ(cli_test_parse(&tcpopt_serve, &so, "--congestion", "bbr"), CLI_PARSED);
     CHECK_EQ(so.congestion, USTACK_TCP_CC_BBR);
     const char *bad[] = {"", "BBR", "reno", "NewReno", "CUBIC", "cubic ", "cubic,newreno", "2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--congestion", bad[i]),
+        CHECK_EQ(cli_test_parse(&tcpopt_serve, &so, "--congestion", bad[i]),
                  CLI_ERROR);
         CHECK_EQ(so.congestion, 0);
     }
@@ -98,7 +61,7 @@ TEST(cli_tcp_opts_buffer_sizes)
     };
     struct cli_stack_opts so;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
-        CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--sndbuf", good[i].arg, "--rcvbuf",
+        CHECK_EQ(cli_test_parse(&tcpopt_serve, &so, "--sndbuf", good[i].arg, "--rcvbuf",
                               good[i].arg),
                  CLI_PARSED);
         CHECK_EQ(so.sndbuf, good[i].bytes);
@@ -111,8 +74,8 @@ TEST(cli_tcp_opts_buffer_sizes)
                          "4 M", " 4M",  "-4M", "+4M",      "M",      "K",   "",     "1.5M",
                          "4G",  "0x10", "4MM", "99999999999999999999M"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--sndbuf", bad[i]), CLI_ERROR);
-        CHECK_EQ(tcpopt_parse(&tcpopt_serve, &so, "--rcvbuf", bad[i]), CLI_ERROR);
+        CHECK_EQ(cli_test_parse(&tcpopt_serve, &so, "--sndbuf", bad[i]), CLI_ERROR);
+        CHECK_EQ(cli_test_parse(&tcpopt_serve, &so, "--rcvbuf", bad[i]), CLI_ERROR);
         CHECK_EQ(so.sndbuf + so.rcvbuf, 0);
     }
 }
@@ -120,9 +83,9 @@ TEST(cli_tcp_opts_buffer_sizes)
 TEST(cli_tcp_opts_only_with_tcp_options)
 {
     struct cli_stack_opts so;
-    CHECK_EQ(tcpopt_parse(&tcpopt_up, &so, "--congestion", "newreno"), CLI_ERROR);
-    CHECK_EQ(tcpopt_parse(&tcpopt_up, &so, "--sndbuf", "4M"), CLI_ERROR);
-    CHECK_EQ(tcpopt_parse(&tcpopt_up, &so, "--rcvbuf", "4M"), CLI_ERROR);
+    CHECK_EQ(cli_test_parse(&tcpopt_up, &so, "--congestion", "newreno"), CLI_ERROR);
+    CHECK_EQ(cli_test_parse(&tcpopt_up, &so, "--sndbuf", "4M"), CLI_ERROR);
+    CHECK_EQ(cli_test_parse(&tcpopt_up, &so, "--rcvbuf", "4M"), CLI_ERROR);
     /* Not given: no socket options at all. */
     struct cli_sockopt o[CLI_TCP_SOCKOPTS_MAX];
     cli_stack_opts_init(&so);
@@ -196,7 +159,7 @@ static struct tcpopt_found tcpopt_conn(struct ustack *st, uint16_t local_port)
 TEST(cli_tcp_opts_take_effect)
 {
     struct cli_stack_opts so;
-    REQUIRE(tcpopt_parse(&tcpopt_serve, &so, "--congestion", "newreno", "--sndbuf", "1M",
+    REQUIRE(cli_test_parse(&tcpopt_serve, &so, "--congestion", "newreno", "--sndbuf", "1M",
                          "--rcvbuf", "4M") == CLI_PARSED);
     struct cli_sockopt o[CLI_TCP_SOCKOPTS_MAX];
     size_t nopts = cli_tcp_sockopts(&so, o);
