@@ -1,13 +1,16 @@
 /*
  * Helpers for the congestion control scripts (test_tcp_cc_*.c): the
- * connection's congestion state read straight from the TCB, and segment
- * lines for runs of full-sized data segments.
+ * connection's congestion state read straight from the TCB, segment
+ * lines for runs of full-sized data segments, and SACKing ACKs.
  *
  * Segment k (1-based) of a connection with send MSS m is the relative
  * sequence range [1 + (k-1)*m, 1 + k*m).
  */
 #ifndef USTACK_TESTS_CC_SCRIPT_H
 #define USTACK_TESTS_CC_SCRIPT_H
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #include "core/stack.h"
 #include "tcp/tcp_int.h"
@@ -53,5 +56,24 @@ static inline uint32_t cc_seg(uint32_t k, uint32_t mss)
 /* The peer acknowledges everything before segment k (ack = its start). */
 #define cc_ack_to(ts, k, mss)                                                 \
     ts_in(ts, ts_fmt(ts, ". 1:1(0) ack %u win 65535", cc_seg(k, mss)))
+
+/* The peer's ACK of everything before segment ack_seg with n SACK blocks
+ * given as {first, end} segment numbers; a block may also name a range
+ * below ack_seg (a D-SACK, RFC 2883). */
+static inline void cc_sack_ack(struct ts *ts, uint32_t mss, uint32_t ack_seg, unsigned n, ...)
+{
+    char opt[256];
+    uint32_t iss = ts_cur(ts)->stack_isn;
+    size_t at = (size_t)snprintf(opt, sizeof(opt), "nop, nop, raw 05 %02x", 2 + 8 * n);
+    va_list ap;
+    va_start(ap, n);
+    for (unsigned i = 0; i < 2 * n && at < sizeof(opt); i++) {
+        uint32_t v = iss + cc_seg(va_arg(ap, uint32_t), mss);
+        at += (size_t)snprintf(opt + at, sizeof(opt) - at, " %02x %02x %02x %02x",
+                               v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+    }
+    va_end(ap);
+    ts_in(ts, ts_fmt(ts, ". 1:1(0) ack %u win 65535 <%s>", cc_seg(ack_seg, mss), opt));
+}
 
 #endif

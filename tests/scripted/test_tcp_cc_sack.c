@@ -8,7 +8,6 @@
  * k is [1 + (k-1)*1460, 1 + k*1460) (cc_script.h), a block {a, b} covers
  * segments a .. b-1, and the most recent block comes first (RFC 2018 §4).
  */
-#include <stdarg.h>
 #include <stdio.h>
 
 #include "cc_script.h"
@@ -42,24 +41,6 @@ static int sack_open(struct ts *ts)
     return ts_accept(ts, lsd);
 }
 
-/* The peer's ACK of everything before segment `ack_seg`, with n SACK
- * blocks of segments: {first, end} pairs. */
-static void sack_ack(struct ts *ts, uint32_t ack_seg, unsigned n, ...)
-{
-    char opt[256];
-    uint32_t iss = ts_cur(ts)->stack_isn;
-    size_t at = (size_t)snprintf(opt, sizeof(opt), "nop, nop, raw 05 %02x", 2 + 8 * n);
-    va_list ap;
-    va_start(ap, n);
-    for (unsigned i = 0; i < 2 * n; i++) {
-        uint32_t v = iss + cc_seg(va_arg(ap, uint32_t), MSS);
-        at += (size_t)snprintf(opt + at, sizeof(opt) - at, " %02x %02x %02x %02x",
-                               v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
-    }
-    va_end(ap);
-    ts_in(ts, ts_fmt(ts, ". 1:1(0) ack %u win 65535 <%s>", cc_seg(ack_seg, MSS), opt));
-}
-
 TEST(test_tcp_cc_sack_three_losses_one_round_trip)
 {
     struct ts *ts = new_ts_sack();
@@ -72,17 +53,17 @@ TEST(test_tcp_cc_sack_three_losses_one_round_trip)
     /* Segments 1, 4 and 7 are lost. The arrival of 2 and 3: duplicate
      * ACKs 1 and 2; each SACKed segment has left the network, so one new
      * segment goes for each (RFC 6675 §5 (3.c), limited transmit). */
-    sack_ack(ts, 1, 1, 2, 3);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 3);
     cc_out_segs(ts, 11, 11, MSS);
     ts_out_none(ts);
-    sack_ack(ts, 1, 1, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 4);
     cc_out_segs(ts, 12, 12, MSS);
     ts_out_none(ts);
     /* 5 arrives: DupThresh. Recovery (§5 step 4): RecoveryPoint = 12's
      * end, ssthresh = cwnd = FlightSize / 2 (10 segments, the 2 of limited
      * transmit left out), and segment 1 goes again. pipe = 9 segments
      * (1 retransmitted, 4 not yet lost, 6..12) > cwnd: nothing more. */
-    sack_ack(ts, 1, 2, 5, 6, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 2, 5, 6, 2, 4);
     cc_out_segs(ts, 1, 1, MSS);
     ts_out_none(ts);
     TS_CHECK_EQ(ts, cc_ssthresh(ts), 5 * MSS);
@@ -90,30 +71,30 @@ TEST(test_tcp_cc_sack_three_losses_one_round_trip)
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.sack_recoveries") - rec0, 1);
     /* 6, 8, 9: 4 becomes lost (three segments SACKed above it), pipe
      * falls to 5 = cwnd: still nothing. */
-    sack_ack(ts, 1, 2, 5, 7, 2, 4);
-    sack_ack(ts, 1, 3, 8, 9, 5, 7, 2, 4);
-    sack_ack(ts, 1, 3, 8, 10, 5, 7, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 2, 5, 7, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 3, 8, 9, 5, 7, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 3, 8, 10, 5, 7, 2, 4);
     ts_out_none(ts);
     /* 10: 7 is lost too; pipe = 3 (1 resent, 11, 12): two segments of
      * room, NextSeg rule (1) names the lost holes in order. */
-    sack_ack(ts, 1, 3, 8, 11, 5, 7, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 3, 8, 11, 5, 7, 2, 4);
     cc_out_segs(ts, 4, 4, MSS);
     cc_out_segs(ts, 7, 7, MSS);
     ts_out_none(ts);
     /* 11 and 12 (limited transmit) arrive: no hole left to fill, so rule
      * (2), new data, one segment each. */
-    sack_ack(ts, 1, 3, 8, 12, 5, 7, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 3, 8, 12, 5, 7, 2, 4);
     cc_out_segs(ts, 13, 13, MSS);
-    sack_ack(ts, 1, 3, 8, 13, 5, 7, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 3, 8, 13, 5, 7, 2, 4);
     cc_out_segs(ts, 14, 14, MSS);
     ts_out_none(ts);
     /* One round trip after the recovery began the retransmissions arrive,
      * in the order they went: each cumulative ACK (a partial ACK: below
      * the recovery point) leaves room for one new segment. */
-    sack_ack(ts, 4, 2, 5, 7, 8, 13);
+    cc_sack_ack(ts, MSS, 4, 2, 5, 7, 8, 13);
     cc_out_segs(ts, 15, 15, MSS);
     ts_out_none(ts);
-    sack_ack(ts, 7, 1, 8, 13);
+    cc_sack_ack(ts, MSS, 7, 1, 8, 13);
     cc_out_segs(ts, 16, 16, MSS);
     ts_out_none(ts);
     /* 7 fills the last hole: the ACK reaches the recovery point (the end
@@ -145,7 +126,7 @@ TEST(test_tcp_cc_sack_after_timeout_skips_sacked)
     TS_CHECK_EQ(ts, cc_cwnd(ts), MSS);
     /* Up to 5 acknowledged: cwnd 2 segments (slow start after a timeout,
      * L = 1*SMSS): the hole 5, then new data 11. */
-    sack_ack(ts, 5, 1, 6, 11);
+    cc_sack_ack(ts, MSS, 5, 1, 6, 11);
     TS_CHECK_EQ(ts, cc_cwnd(ts), 2 * MSS);
     cc_out_segs(ts, 5, 5, MSS);
     cc_out_segs(ts, 11, 11, MSS);
@@ -169,12 +150,12 @@ TEST(test_tcp_cc_sack_rescue_retransmission)
     uint64_t rescue0 = ts_stat(ts, "tcp.sack_rescue_retransmits");
     TS_CHECK_EQ(ts, ts_send(ts, sd, 10 * MSS), 10 * MSS);
     cc_out_segs(ts, 1, 10, MSS);
-    sack_ack(ts, 1, 1, 2, 3);
-    sack_ack(ts, 1, 1, 2, 4);
-    sack_ack(ts, 1, 1, 2, 5);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 3);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 5);
     cc_out_segs(ts, 1, 1, MSS); /* DupThresh: recovery, 1 again */
     for (uint32_t k = 6; k <= 10; k++)
-        sack_ack(ts, 1, 1, 2, k);
+        cc_sack_ack(ts, MSS, 1, 1, 2, k);
     ts_out_none(ts);
     /* 1 arrives: ACK up to 10. HighACK passed RescueRxt, no lost hole,
      * no new data: the rescue retransmission of 10. */

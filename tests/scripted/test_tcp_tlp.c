@@ -13,7 +13,6 @@
  * Segments cross the virtual wire in no time, so SRTT is ~0 and the PTO
  * is its 2 ms floor (200 ms with one segment out).
  */
-#include <stdarg.h>
 
 #include "cc_script.h"
 #include "tcpscript.h"
@@ -46,25 +45,6 @@ static int tlp_open(struct ts *ts, bool sack)
     }
     ts_in(ts, ". 1:1(0) ack 1 win 65535");
     return ts_accept(ts, lsd);
-}
-
-/* The peer's ACK of everything before segment ack_seg with n SACK blocks
- * given as {first, end} segment numbers; a block may also name a range
- * below ack_seg (a D-SACK, RFC 2883). */
-static void sack_ack(struct ts *ts, uint32_t ack_seg, unsigned n, ...)
-{
-    char opt[256];
-    uint32_t iss = ts_cur(ts)->stack_isn;
-    size_t at = (size_t)snprintf(opt, sizeof(opt), "nop, nop, raw 05 %02x", 2 + 8 * n);
-    va_list ap;
-    va_start(ap, n);
-    for (unsigned i = 0; i < 2 * n; i++) {
-        uint32_t v = iss + cc_seg(va_arg(ap, uint32_t), MSS);
-        at += (size_t)snprintf(opt + at, sizeof(opt) - at, " %02x %02x %02x %02x",
-                               v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
-    }
-    va_end(ap);
-    ts_in(ts, ts_fmt(ts, ". 1:1(0) ack %u win 65535 <%s>", cc_seg(ack_seg, MSS), opt));
 }
 
 /* Ten segments out (the initial window) of `segs` written, nothing
@@ -111,7 +91,7 @@ TEST(test_tcp_tlp_dsack_means_only_acks_were_lost)
     ts_out_at(ts, t0 + 2 * MS, "P?. 13141:14601(1460) ack 1");
     /* Everything had arrived; the ACKs were lost. The peer answers the
      * duplicate with a D-SACK of it, below the cumulative ACK. */
-    sack_ack(ts, 11, 1, 10, 11);
+    cc_sack_ack(ts, MSS, 11, 1, 10, 11);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_ack_losses"), 1);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_repairs"), 0);
     TS_CHECK(ts, cc_cwnd(ts) >= cwnd); /* no congestion response */
@@ -151,7 +131,7 @@ TEST(test_tcp_tlp_second_probe_repairs)
     ten_out(ts, 10, &t0);
     ts_out_at(ts, t0 + 2 * MS, "P?. 13141:14601(1460) ack 1");
     ts_out_at(ts, t0 + 6 * MS, "P?. 13141:14601(1460) ack 1");
-    sack_ack(ts, 11, 1, 10, 11); /* everything, and a D-SACK of 10 */
+    cc_sack_ack(ts, MSS, 11, 1, 10, 11); /* everything, and a D-SACK of 10 */
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_ack_losses"), 0);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.tlp_repairs"), 1);
     TS_CHECK_EQ(ts, cc_ssthresh(ts), 5 * MSS);
@@ -273,11 +253,11 @@ TEST(test_tcp_tlp_recovery_stall)
     ten_out(ts, 12, &t0);
     /* 1 is lost; 2, 3, 4 arrive: recovery retransmits 1 (limited
      * transmit sent 11 and 12 before). */
-    sack_ack(ts, 1, 1, 2, 3);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 3);
     cc_out_segs(ts, 11, 11, MSS);
-    sack_ack(ts, 1, 1, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 4);
     cc_out_segs(ts, 12, 12, MSS);
-    sack_ack(ts, 1, 1, 2, 5);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 5);
     cc_out_segs(ts, 1, 1, MSS);
     uint64_t t1 = ts_last_time(ts);
     /* Silence: a PTO after the last segment went, 1 again; then after
@@ -307,35 +287,35 @@ TEST(test_tcp_tlp_lost_retransmission_resent)
     TS_CHECK_EQ(ts, ts_send(ts, sd, 30 * MSS), 30 * MSS);
     cc_out_segs(ts, 1, 10, MSS);
     /* 1 is lost; recovery begins on the third SACKed segment. */
-    sack_ack(ts, 1, 1, 2, 3);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 3);
     cc_out_segs(ts, 11, 11, MSS);
-    sack_ack(ts, 1, 1, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 4);
     cc_out_segs(ts, 12, 12, MSS);
-    sack_ack(ts, 1, 1, 2, 5);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 5);
     cc_out_segs(ts, 1, 1, MSS); /* sent when SND.NXT was 13's start */
     ts_out_none(ts);
     TS_CHECK_EQ(ts, cc_cwnd(ts), 5 * MSS);
     /* 2..12 arrive; the retransmission of 1 does not. pipe = 1 segment
      * (the retransmission), cwnd 5: four new segments. */
-    sack_ack(ts, 1, 1, 2, 13);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 13);
     cc_out_segs(ts, 13, 16, MSS);
     ts_out_none(ts);
     /* 13 and 14 arrive: not yet three segments after the retransmission;
      * each leaves room for one new one. */
-    sack_ack(ts, 1, 1, 2, 15);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 15);
     uint64_t lost0 = ts_stat(ts, "tcp.lost_retransmits");
     cc_out_segs(ts, 17, 18, MSS);
     ts_out_none(ts);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.lost_retransmits"), lost0);
     /* 15 too: three segments sent after it arrived, 1 did not: 1 goes
      * again (then the new segment 15's room allows). */
-    sack_ack(ts, 1, 1, 2, 16);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 16);
     cc_out_segs(ts, 1, 1, MSS);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.lost_retransmits"), lost0 + 1);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.rto_expired"), 0);
     /* Not again before another three segments arrive. */
     ts_out_count(ts, "P?. *:*(1460) ack 1");
-    sack_ack(ts, 1, 1, 2, 17);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 17);
     ts_out_maybe(ts, "P?. *:*(1460) ack 1");
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.lost_retransmits"), lost0 + 1);
     /* This time it arrives: everything up to 17 is acknowledged. */
@@ -355,7 +335,7 @@ TEST(test_tcp_tlp_hole_below_sacked_data_recovers)
     TS_CHECK_EQ(ts, ts_send(ts, sd, 3 * MSS), 3 * MSS);
     cc_out_segs(ts, 1, 3, MSS);
     uint64_t t0 = ts_last_time(ts);
-    sack_ack(ts, 1, 1, 2, 4);
+    cc_sack_ack(ts, MSS, 1, 1, 2, 4);
     ts_out_none(ts);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.sack_recoveries"), 0);
     ts_out_at(ts, t0 + 2 * MS, "P?. 1:1461(1460) ack 1");
@@ -379,7 +359,7 @@ TEST(test_tcp_tlp_probe_then_hole_recovers)
     cc_out_segs(ts, 1, 3, MSS);
     uint64_t t0 = ts_last_time(ts);
     ts_out_at(ts, t0 + 2 * MS, "P?. 2921:4381(1460) ack 1");
-    sack_ack(ts, 1, 1, 3, 4);
+    cc_sack_ack(ts, MSS, 1, 1, 3, 4);
     uint64_t t1 = ts_now_us(ts);
     ts_out_at(ts, t1 + 2 * MS, "P?. 1:1461(1460) ack 1");
     ts_out_maybe(ts, "P?. 1461:2921(1460) ack 1");
