@@ -318,21 +318,6 @@ struct args {
     const char *impair; /* --impair SPEC, or NULL */
 };
 
-/* --congestion NAME: the algorithm's enum ustack_tcp_cc value, -1 if none. */
-static int congestion_by_name(const char *name)
-{
-    static const struct {
-        const char *name;
-        int value;
-    } algos[] = {{"cubic", USTACK_TCP_CC_CUBIC},
-                 {"newreno", USTACK_TCP_CC_NEWRENO},
-                 {"bbr", USTACK_TCP_CC_BBR}};
-    for (size_t i = 0; i < sizeof(algos) / sizeof(algos[0]); i++)
-        if (!strcmp(name, algos[i].name))
-            return algos[i].value;
-    return -1;
-}
-
 static int open_listener(struct bench *b, enum service svc, uint16_t port)
 {
     int sd = ustack_socket(b->st, USTACK_SOCK_STREAM);
@@ -372,7 +357,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         else if (!strcmp(k, "--rto-min"))
             a->rto_min_ms = (unsigned)strtoul(v, NULL, 10);
         else if (!strcmp(k, "--congestion"))
-            a->congestion = congestion_by_name(v);
+            a->congestion = ustack_tcp_cc_from_name(v);
         else if (!strcmp(k, "--impair"))
             a->impair = v;
         else

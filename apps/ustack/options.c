@@ -295,14 +295,10 @@ static int parse_keepalive(struct cli_stack_opts *so, const char *arg)
 /* "cubic", "newreno" or "bbr": the names of src/tcp's algorithms. */
 static int parse_congestion(struct cli_stack_opts *so, const char *arg)
 {
-    if (!strcmp(arg, "cubic"))
-        so->congestion = USTACK_TCP_CC_CUBIC;
-    else if (!strcmp(arg, "newreno"))
-        so->congestion = USTACK_TCP_CC_NEWRENO;
-    else if (!strcmp(arg, "bbr"))
-        so->congestion = USTACK_TCP_CC_BBR;
-    else
+    int algo = ustack_tcp_cc_from_name(arg);
+    if (algo < 0)
         return -1;
+    so->congestion = algo;
     return 0;
 }
 

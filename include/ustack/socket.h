@@ -123,6 +123,10 @@ enum ustack_tcp_cc {
     USTACK_TCP_CC_BBR = 3,     /* BBR v1 model (no pacing: see README) */
 };
 
+/* The algorithm named `name` ("newreno", "cubic", "bbr"), or -1 if there
+ * is none. */
+int ustack_tcp_cc_from_name(const char *name);
+
 /* Create a socket. Returns its descriptor (sd >= 0) or -errno
  * (-EMFILE when the socket table is full). */
 int ustack_socket(struct ustack *st, int type);

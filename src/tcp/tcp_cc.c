@@ -58,6 +58,14 @@ const struct tcp_cc_ops *tcp_cc_lookup(const struct ustack *st, int algo)
     return algo > 0 && algo_valid((unsigned)algo) ? algorithms[algo] : NULL;
 }
 
+int ustack_tcp_cc_from_name(const char *name)
+{
+    for (unsigned i = 0; i < ALGORITHM_COUNT; i++)
+        if (algorithms[i] && !strcmp(algorithms[i]->name, name))
+            return (int)i;
+    return -1;
+}
+
 const struct tcp_cc_ops *tcp_cc_default(const struct ustack *st)
 {
     return tcp_cc_lookup(st, USTACK_TCP_CC_DEFAULT);
