@@ -76,14 +76,24 @@
  * Lost retransmissions (during RFC 6675 recovery): RFC 6675 marks a hole
  * lost once DupThresh segments above it are SACKed, and HighRxt keeps it
  * from being sent twice, so a retransmission lost again waits for the
- * RTO. The same rule is applied to the retransmission of the segment at
- * SND.UNA, the one that holds up the cumulative ACK: SND.NXT is noted
- * when it goes; once more than (DupThresh - 1) * SMSS bytes from there on
- * are SACKed while SND.UNA stays put, data sent after it arrived and it
- * did not, so it goes again (and congestion control is told, as the loss
+ * RTO (or here, the stall timeout). The same rule is applied to each
+ * retransmission, by time of sending rather than by sequence (RACK's
+ * view, RFC 8985 §6.2): SND.NXT is noted when it goes; once more than
+ * (DupThresh - 1) * SMSS bytes from there on are SACKed while it is
+ * neither acknowledged nor SACKed, data sent after it arrived and it did
+ * not, so it goes again (and congestion control is told, as the loss
  * happened in a window after recovery began). Every repeat needs another
  * DupThresh segments' worth of new data SACKed, so it cannot run away.
+ * Not only the one at SND.UNA: with 5% random loss, the retransmission
+ * lost is as often that of a higher hole, which reaches SND.UNA only
+ * once the holes below it are repaired, and by then its mark is what
+ * tells whether the data the peer has SACKed since was sent after it.
+ * Without it each such loss waited for the stall timeout (at least 2 ms,
+ * tens of round trips on a LAN) while the send buffer filled up behind
+ * the hole.
  */
+#include <string.h>
+
 #include "tcp/tcp_int.h"
 
 #define TLP_PTO_NO_RTT_US 1000000u /* RFC 8985 §7.2: 1 s without an SRTT */
@@ -159,13 +169,13 @@ static void reorder_timeout(struct ustack *st, struct tcp_conn *c)
     tcp_output(st, c);           /* and what recovery's pipe allows */
 }
 
-/* Send the segment at SND.UNA again (up to the first SACKed byte),
- * whatever cwnd says. Returns the bytes sent. */
-static uint32_t resend_una(struct ustack *st, struct tcp_conn *c)
+/* Send [seq, the next SACKed byte) again, one segment at most, whatever
+ * cwnd says. Returns the bytes sent. */
+static uint32_t resend_hole(struct ustack *st, struct tcp_conn *c, uint32_t seq)
 {
-    uint32_t hole_end = tcp_sack_next_sacked(c, c->snd.una, c->snd.nxt);
-    uint32_t len = hole_end - c->snd.una;
-    return tcp_retransmit_range(st, c, c->snd.una, len < c->snd_mss ? len : c->snd_mss);
+    uint32_t hole_end = tcp_sack_next_sacked(c, seq, c->snd.nxt);
+    uint32_t len = hole_end - seq;
+    return tcp_retransmit_range(st, c, seq, len < c->snd_mss ? len : c->snd_mss);
 }
 
 /* SACK recovery made no progress for a PTO: nothing came back for what
@@ -179,7 +189,7 @@ static void recovery_stall(struct ustack *st, struct tcp_conn *c)
     c->cc.ops->on_congestion(c, TCP_CC_LOSS_FAST, flight, st->now);
     c->cc.ca_acked = 0;
     c->rec.rxt_high = c->snd.una; /* nothing retransmitted is in flight */
-    uint32_t sent = resend_una(st, c);
+    uint32_t sent = resend_hole(st, c, c->snd.una);
     c->rec.rxt_high = c->snd.una + sent;
     tcp_sack_output(st, c); /* the other lost holes, as cwnd allows */
 }
@@ -289,26 +299,85 @@ void tcp_tlp_reset(struct tcp_conn *c)
 
 /* ---- Lost retransmissions ------------------------------------------------------- */
 
+/* Forget the marks of segments SND.UNA has passed. */
+static void rxt_drop_acked(struct tcp_conn *c)
+{
+    unsigned n = 0;
+    while (n < c->tlp.rxt_count && seq_lt(c->tlp.rxt[n].seq, c->snd.una))
+        n++;
+    c->tlp.rxt_count = (uint8_t)(c->tlp.rxt_count - n);
+    memmove(c->tlp.rxt, c->tlp.rxt + n, c->tlp.rxt_count * sizeof(c->tlp.rxt[0]));
+}
+
+static void rxt_remove(struct tcp_conn *c, unsigned i)
+{
+    c->tlp.rxt_count--;
+    memmove(c->tlp.rxt + i, c->tlp.rxt + i + 1, (c->tlp.rxt_count - i) * sizeof(c->tlp.rxt[0]));
+}
+
 void tcp_tlp_sent(struct tcp_conn *c, uint32_t seq, bool retransmission)
 {
-    if (!retransmission || seq != c->snd.una)
+    if (!retransmission)
         return;
-    c->tlp.rxt_valid = true;
-    c->tlp.rxt_una = seq;
-    c->tlp.rxt_mark = c->snd.nxt;
+    rxt_drop_acked(c);
+    unsigned i = 0; /* where seq belongs: the list stays ascending */
+    while (i < c->tlp.rxt_count && seq_lt(c->tlp.rxt[i].seq, seq))
+        i++;
+    if (i < c->tlp.rxt_count && c->tlp.rxt[i].seq == seq) {
+        c->tlp.rxt[i].mark = c->snd.nxt; /* sent again: a new mark */
+        return;
+    }
+    if (i == TCP_TLP_RXT_MARKS)
+        return; /* above every watched one, and no room: not watched */
+    if (c->tlp.rxt_count == TCP_TLP_RXT_MARKS)
+        c->tlp.rxt_count--; /* the highest makes room */
+    memmove(c->tlp.rxt + i + 1, c->tlp.rxt + i, (c->tlp.rxt_count - i) * sizeof(c->tlp.rxt[0]));
+    c->tlp.rxt[i].seq = seq;
+    c->tlp.rxt[i].mark = c->snd.nxt;
+    c->tlp.rxt_count++;
+}
+
+/* Has more than (DupThresh - 1) * SMSS of what was sent after SND.NXT
+ * reached `mark` been SACKed? Then a segment sent just before it, and not
+ * SACKed, was lost (RFC 6675's IsLost reasoning, by time of sending). */
+static bool sacked_after(const struct tcp_conn *c, uint32_t mark)
+{
+    uint32_t after = c->sacked.bytes - tcp_sack_bytes_below(c, mark);
+    return after > (uint32_t)(TCP_DUPTHRESH - 1) * c->snd_mss;
 }
 
 void tcp_tlp_lost_retransmit(struct ustack *st, struct tcp_conn *c)
 {
-    if (st->cfg.tcp.tlp_off || !c->tlp.rxt_valid || c->tlp.rxt_una != c->snd.una || !tcp_sack_recovering(c))
+    if (st->cfg.tcp.tlp_off || !tcp_sack_recovering(c))
         return;
-    uint32_t after = c->sacked.bytes - tcp_sack_bytes_below(c, c->tlp.rxt_mark);
-    if (after <= (uint32_t)(TCP_DUPTHRESH - 1) * c->snd_mss)
-        return;
+    rxt_drop_acked(c);
     uint32_t flight = tcp_cc_in_flight(c);
-    if (!resend_una(st, c))
-        return; /* the peer's window; the RTO still watches */
-    STAT_INC(st, tcp_lost_retransmits);
-    c->cc.ops->on_congestion(c, TCP_CC_LOSS_FAST, flight, st->now);
-    c->cc.ca_acked = 0;
+    bool lost = false;
+    for (unsigned i = 0; i < c->tlp.rxt_count;) {
+        uint32_t seq = c->tlp.rxt[i].seq;
+        if (tcp_sack_skip(c, seq) != seq) { /* it arrived */
+            rxt_remove(c, i);
+            continue;
+        }
+        /* Only what this recovery resent (below HighRxt): NextSeg() will
+         * name the rest anyway. Sending it again moves its mark to
+         * SND.NXT (tcp_tlp_sent), so every repeat needs another DupThresh
+         * segments SACKed. */
+        if (seq_lt(seq, c->rec.rxt_high) && sacked_after(c, c->tlp.rxt[i].mark) &&
+            resend_hole(st, c, seq)) {
+            STAT_INC(st, tcp_lost_retransmits);
+            lost = true;
+        }
+        i++;
+    }
+    /* A loss in a later window than the one recovery began for:
+     * congestion control hears of it, once per window of data (as
+     * RFC 6582 answers one loss event per window): not again until what
+     * was sent by now is acknowledged. */
+    if (lost && (!c->tlp.rxt_cut_valid || seq_geq(c->snd.una, c->tlp.rxt_cut_end))) {
+        c->tlp.rxt_cut_valid = true;
+        c->tlp.rxt_cut_end = c->snd.nxt;
+        c->cc.ops->on_congestion(c, TCP_CC_LOSS_FAST, flight, st->now);
+        c->cc.ca_acked = 0;
+    }
 }

@@ -12,10 +12,9 @@
  *     previous wait, before the RTO decides;
  *   lost retransmissions during SACK recovery: RFC 6675 sends each hole
  *     once, so a retransmission that is lost again costs an RTO. Once
- *     DupThresh segments' worth of data sent after the retransmission of
- *     the segment at SND.UNA has been SACKed, that retransmission is taken
- *     as lost (the reasoning of RFC 6675's IsLost, applied to the
- *     retransmission) and sent again.
+ *     DupThresh segments' worth of data sent after a retransmission has
+ *     been SACKed, that retransmission is taken as lost (the reasoning of
+ *     RFC 6675's IsLost, applied to the retransmission) and sent again.
  *
  * The probe timer doubles as a reordering timeout: when the peer has
  * SACKed data above a hole that a whole PTO later is still there, fast
@@ -43,6 +42,12 @@ struct tcp_seg;
 /* Probes per episode, and stalled-recovery retransmissions per recovery,
  * before the retransmission timer is left to decide. */
 #define TCP_TLP_MAX_TRIES 3
+/* Retransmissions watched for loss at a time (8 bytes each in every TCB):
+ * the lowest ones, which hold up SND.UNA first. A flight that loses more
+ * segments than this at once has its higher ones watched as the lower
+ * ones are acknowledged and they go again, or the stall timeout repairs
+ * them. */
+#define TCP_TLP_RXT_MARKS 8
 
 struct tcp_tlp {
     /* Tail loss probe. */
@@ -57,10 +62,16 @@ struct tcp_tlp {
     bool dsacked;        /* ... a D-SACK (RFC 2883) reported a probe as
                             a duplicate */
     uint32_t probe_tsval; /* ... the TSval of the first probe */
-    /* Lost retransmissions. */
-    bool rxt_valid;      /* the segment at rxt_una was retransmitted ... */
-    uint32_t rxt_una;    /* ... starting here (SND.UNA then) ... */
-    uint32_t rxt_mark;   /* ... when SND.NXT was here */
+    /* Lost retransmissions: the latest retransmission of each of the
+     * lowest TCP_TLP_RXT_MARKS segments sent again, ascending by seq. */
+    struct {
+        uint32_t seq;    /* the segment starting here went again ... */
+        uint32_t mark;   /* ... when SND.NXT was here */
+    } rxt[TCP_TLP_RXT_MARKS];
+    uint8_t rxt_count;
+    bool rxt_cut_valid;  /* cwnd was cut for a lost retransmission ... */
+    uint32_t rxt_cut_end; /* ... when SND.NXT was here: not again before
+                             SND.UNA gets there */
     uint8_t stalls;         /* times SACK recovery stalled (no ACK for
                                a PTO) ... */
     uint32_t stall_recover; /* ... in the recovery with this RecoveryPoint */
@@ -82,10 +93,10 @@ void tcp_tlp_on_ack(struct ustack *st, struct tcp_conn *c, const struct tcp_seg 
 void tcp_tlp_reset(struct tcp_conn *c);
 
 /* A segment starting at seq went out (retransmission: it was sent
- * before): remember when the segment at SND.UNA was sent again. */
+ * before): remember what SND.NXT was when it was sent again. */
 void tcp_tlp_sent(struct tcp_conn *c, uint32_t seq, bool retransmission);
-/* During SACK recovery, before NextSeg(): if the retransmission at
- * SND.UNA is lost, send it again. */
+/* During SACK recovery, before NextSeg(): send again the retransmissions
+ * that are lost too. */
 void tcp_tlp_lost_retransmit(struct ustack *st, struct tcp_conn *c);
 
 #endif
