@@ -69,9 +69,6 @@ struct tcp_tlp {
         uint32_t mark;   /* ... when SND.NXT was here */
     } rxt[TCP_TLP_RXT_MARKS];
     uint8_t rxt_count;
-    bool rxt_cut_valid;  /* cwnd was cut for a lost retransmission ... */
-    uint32_t rxt_cut_end; /* ... when SND.NXT was here: not again before
-                             SND.UNA gets there */
     uint8_t stalls;         /* times SACK recovery stalled (no ACK for
                                a PTO) ... */
     uint32_t stall_recover; /* ... in the recovery with this RecoveryPoint */
