@@ -393,6 +393,15 @@ void tcp_ts_record(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *
     }
 }
 
+/* Our TSval ticks once a millisecond (tcp_ts_now: RFC 7323 §5.4 asks for
+ * 1 ms to 1 s a tick), so an echo cannot tell a round trip shorter than
+ * this apart from no time at all: a LAN's or a TUN device's tens of
+ * microseconds come back as 0 or 1 ms, and SRTT, with the loss probe
+ * timer that is twice it, wandered between 1 us and 1 ms. Below it the
+ * sample comes from the segment timed with the microsecond clock instead
+ * (RFC 6298 §3, one at a time, Karn's rule: tcp_rtt_on_ack). */
+#define TS_RTT_COARSE_MS 2u
+
 void tcp_ts_rtt(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg)
 {
     /* §4.1 and Appendix G: one RTT sample per ACK that acknowledges new
@@ -400,7 +409,8 @@ void tcp_ts_rtt(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg
      * of the earliest segment this ACK covers). A TSecr of zero is no echo
      * (a SYN's, or a peer that does not set it). Retransmitted segments
      * carry fresh TSvals, so Karn's ambiguity does not arise; the sample
-     * replaces the one-segment-at-a-time timing of RFC 6298 §3. */
+     * replaces the one-segment-at-a-time timing of RFC 6298 §3 (unless it
+     * is too short for the clock, below). */
     if (!c->opt.ts || !seg->opts.has_ts || seg->opts.tsecr == 0)
         return;
     /* Karn's rule (RFC 6298 §3) for the echo: an ACK that arrives after
@@ -414,6 +424,8 @@ void tcp_ts_rtt(struct ustack *st, struct tcp_conn *c, const struct tcp_seg *seg
     uint32_t ms = tcp_ts_now(st, c) - seg->opts.tsecr;
     if (ms >= 0x80000000u)
         return; /* an echo from our future: not one of our TSvals */
+    if (ms < TS_RTT_COARSE_MS)
+        return; /* the segment timed in microseconds tells (see above) */
     STAT_INC(st, tcp_ts_rtt_samples);
     c->rtt.timing = false;
     tcp_rtt_sample(st, c, (uint64_t)ms * 1000);

@@ -175,12 +175,24 @@ void tcp_rtt_retransmitted(struct tcp_conn *c, uint32_t seq, uint32_t end)
         c->rtt.timing = false;
 }
 
+/* Did the ACK now arriving wait behind a hole below the timed segment
+ * (SACKed data above SND.UNA, duplicate ACKs, recovery)? Then it came
+ * when the hole was repaired, and its delay measures the repair, not a
+ * round trip: a timed segment sent just after a loss would fold a probe
+ * timeout or two into SRTT. (A timestamp echo has no such problem: the
+ * ACK that fills a hole echoes the repair's TSval, RFC 7323 §4.3.) */
+static bool ack_waited_for_repair(const struct tcp_conn *c)
+{
+    return c->rec.active || c->rec.dupacks > 0 || c->sacked.count > 0;
+}
+
 void tcp_rtt_on_ack(struct ustack *st, struct tcp_conn *c, uint32_t ack)
 {
     struct tcp_rtt *t = &c->rtt;
     if (t->timing && seq_gt(ack, t->timed_seq)) {
         t->timing = false;
-        tcp_rtt_sample(st, c, st->now - t->timed_at);
+        if (!ack_waited_for_repair(c))
+            tcp_rtt_sample(st, c, st->now - t->timed_at);
     }
     t->retries = 0;
     t->waiting_since = st->now; /* the next byte in line starts waiting */

@@ -109,6 +109,36 @@ TEST(test_tcp_rto_estimator_values)
     ts_free(ts);
 }
 
+/* A timed segment whose ACK waited behind a hole below it measured the
+ * wait for the repair, not a round trip: no sample. Here the segment
+ * before it was delayed (a duplicate ACK said so) and the ACK covering
+ * both came 50 ms later; SRTT stays 100 ms (it would be 93.75 ms). */
+TEST(test_tcp_rto_no_sample_from_ack_that_waited_for_hole)
+{
+    struct ts *ts = new_ts_rto(1, 60000);
+    int sd = open_with_rtt(ts, 100);
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 2 * 1460), 2 * 1460);
+    ts_out(ts, ". 1:1461(1460) ack 1");
+    ts_out(ts, "P. 1461:2921(1460) ack 1");
+    ts_advance(ts, 100);
+    ts_in(ts, ". 1:1(0) ack 1461 win 65535");
+    TS_CHECK_EQ(ts, conn_info(ts).srtt_us, 100 * MS); /* sample: 100 ms */
+    /* The next new segment is timed; 1461:2921 is missing at the peer. */
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 1460), 1460);
+    ts_out(ts, "P. 2921:4381(1460) ack 1");
+    ts_in(ts, ". 1:1(0) ack 1461 win 65535"); /* a duplicate ACK */
+    ts_advance(ts, 50);
+    ts_in(ts, ". 1:1(0) ack 4381 win 65535");
+    TS_CHECK_EQ(ts, conn_info(ts).srtt_us, 100 * MS);
+    /* The next one, with no hole, is a sample again (20 ms). */
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 100), 100);
+    ts_out(ts, "P. 4381:4481(100) ack 1");
+    ts_advance(ts, 20);
+    ts_in(ts, ". 1:1(0) ack 4481 win 65535");
+    TS_CHECK(ts, conn_info(ts).srtt_us < 100 * MS);
+    ts_free(ts);
+}
+
 TEST(test_tcp_rto_backoff_doubles_up_to_the_maximum)
 {
     struct ts *ts = new_ts_rto(1, 5000);

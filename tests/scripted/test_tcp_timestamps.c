@@ -313,14 +313,47 @@ TEST(test_tcp_ts_rtt_after_retransmission)
     uint32_t v = 0, e = 0;
     tso_ts(ts_last(ts), &v, &e);
     TS_CHECK_EQ(ts, v, tsval_at(&k, ts_last_time(ts)));
-    /* The handshake's ACK gave the first sample (0 ms: SRTT is a
-     * microsecond); RFC 6298 §2.3 folds in 40 ms. */
+    /* The handshake gave the first sample (no virtual time passed: SRTT
+     * is a microsecond, its floor); RFC 6298 §2.3 folds in 40 ms. */
     uint32_t srtt = tso_conn(ts).srtt_us;
     uint64_t samples = ts_stat(ts, "tcp.ts_rtt_samples");
     ts_advance(ts, 40);
     in_ts(ts, ". 1:1(0) ack 101 win 65535", 2000, v);
     TS_CHECK_EQ(ts, ts_stat(ts, "tcp.ts_rtt_samples") - samples, 1);
     TS_CHECK_EQ(ts, tso_conn(ts).srtt_us, (7 * (uint64_t)srtt + 40000) / 8);
+    ts_free(ts);
+}
+
+/* A round trip shorter than the TSval clock's two ticks (2 ms) is timed
+ * with the microsecond clock instead: the echo says 0 ms, the timed
+ * segment 300 us, and SRTT takes the latter. (From the echo, SRTT was
+ * 1 us on every LAN and TUN path.) */
+TEST(test_tcp_ts_rtt_short_path_in_microseconds)
+{
+    struct ts *ts = ts_new();
+    struct clock k = {0, 0};
+    int sd = open_ts(ts, &k);
+    uint32_t srtt = tso_conn(ts).srtt_us; /* the handshake took no time */
+    uint64_t samples = ts_stat(ts, "tcp.ts_rtt_samples");
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 100), 100);
+    ts_out(ts, "P. 1:101(100) ack 1 <*>");
+    uint32_t v = 0, e = 0;
+    tso_ts(ts_last(ts), &v, &e);
+    ts_advance_us(ts, 300);
+    in_ts(ts, ". 1:1(0) ack 101 win 65535", PEER_TS0 + 2, v);
+    uint32_t want = srtt ? (uint32_t)((7 * (uint64_t)srtt + 300) / 8) : 300;
+    TS_CHECK_EQ(ts, tso_conn(ts).srtt_us, want);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.ts_rtt_samples"), samples); /* not from the echo */
+    /* 5 ms: the echo's millisecond resolution is fine again, and it is
+     * the sample (the same value here). */
+    TS_CHECK_EQ(ts, ts_send(ts, sd, 100), 100);
+    ts_out(ts, "P. 101:201(100) ack 1 <*>");
+    tso_ts(ts_last(ts), &v, &e);
+    srtt = tso_conn(ts).srtt_us;
+    ts_advance(ts, 5);
+    in_ts(ts, ". 1:1(0) ack 201 win 65535", PEER_TS0 + 3, v);
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.ts_rtt_samples"), samples + 1);
+    TS_CHECK_EQ(ts, tso_conn(ts).srtt_us, (uint32_t)((7 * (uint64_t)srtt + 5000) / 8));
     ts_free(ts);
 }
 
