@@ -361,8 +361,9 @@ void tcp_tlp_lost_retransmit(struct ustack *st, struct tcp_conn *c)
         }
         /* Only what this recovery resent (below HighRxt): NextSeg() will
          * name the rest anyway. Sending it again moves its mark to
-         * SND.NXT (tcp_tlp_sent), so every repeat needs another DupThresh
-         * segments SACKed. */
+         * SND.NXT (tcp_tlp_sent, which finds it at index i and changes
+         * nothing else, as SND.UNA has not moved), so every repeat needs
+         * another DupThresh segments SACKed. */
         if (seq_lt(seq, c->rec.rxt_high) && sacked_after(c, c->tlp.rxt[i].mark) &&
             resend_hole(st, c, seq)) {
             STAT_INC(st, tcp_lost_retransmits);
