@@ -3,8 +3,8 @@
 # of the TUN link by iptables' statistic match (INPUT and OUTPUT):
 #   interop_hostile_loss_echo  echo of 20 MiB: every byte sent comes back,
 #                              in order (sha256), within a hard deadline
-#                              (HOSTILE_LOSS_DEADLINE, default 150 s; it
-#                              takes 30-70 s), and both chains really
+#                              (HOSTILE_LOSS_DEADLINE, default 60 s; it
+#                              takes 3-5 s), and both chains really
 #                              dropped about a tenth of the frames
 # The client keeps at most 128 KiB unechoed, so the transfer is a long
 # series of small flights (cwnd settles at a few segments at this loss
@@ -22,7 +22,7 @@ ustk_netns_create
 hostile_need_iptables
 
 BYTES=${HOSTILE_LOSS_BYTES:-$((20 * 1024 * 1024))}
-DEADLINE=${HOSTILE_LOSS_DEADLINE:-150}
+DEADLINE=${HOSTILE_LOSS_DEADLINE:-60}
 RTO_MIN=${HOSTILE_LOSS_RTO_MIN-200}
 
 # The first rule of each chain counts every frame, the second drops one in
