@@ -15,9 +15,12 @@
  * first, which puts the connection on a list; tcp_batch_end() runs
  * tcp_output() for each.
  *
- * What never waits: ACKs while out-of-order text is held (each duplicate
- * ACK counts at the sender, RFC 5681 §4.2 "an immediate duplicate ACK";
- * their SACK blocks report each arrival) and everything not sent through
+ * ACKs while out-of-order text is held mostly do not wait: each duplicate
+ * ACK counts at the sender (RFC 5681 §4.2 "an immediate duplicate ACK"),
+ * and their SACK blocks report each arrival. With SACK, those after the
+ * first DupThresh at one RCV.NXT wait as long as the blocks of one ACK can
+ * still report every range changed since the last (tcp_reass_ack_may_wait
+ * explains why). Nor does anything wait that is not sent through
  * tcp_output (RSTs, SYN-ACKs, challenge ACKs, window updates after reads).
  * Timers and user calls run outside batches, so they are not affected.
  */
@@ -31,7 +34,7 @@ void tcp_batch_begin(struct ustack *st)
 bool tcp_output_defer(struct ustack *st, struct tcp_conn *c)
 {
     struct tcp_state *t = st->tcp;
-    if (!t->batching || c->reass.count > 0)
+    if (!t->batching || (c->reass.count > 0 && !tcp_reass_ack_may_wait(c)))
         return false;
     if (!c->output_deferred) {
         c->output_deferred = true;

@@ -277,6 +277,7 @@ void tcp_conn_release_buffers(struct tcp_conn *c)
 {
     ringbuf_release(&c->sndbuf);
     ringbuf_release(&c->rcvbuf);
+    tcp_reass_release(c);
 }
 
 /* Remove c from a pprev-linked list (no-op if it is not on it). */

@@ -259,18 +259,31 @@ struct tcp_icmp {
 };
 
 /* Out-of-order text held in the receive ring (tcp_reass.c). As many
- * ranges as a sender's scoreboard (TCP_SACK_RANGES): after a slow-start
- * overshoot drops every other segment of a burst, each hole the queue
- * cannot record is one the sender cannot learn of and must time out on.
- * 12 bytes a range, 384 in every TCB. */
+ * ranges as a sender's scoreboard (TCP_SACK_RANGES) in every TCB: after a
+ * slow-start overshoot drops every other segment of a burst, each hole the
+ * queue cannot record is one the sender cannot learn of and must time out
+ * on. 12 bytes a range, 384 in every TCB. A larger receive buffer lets
+ * more of the window be in flight, and so more holes at one loss rate: a
+ * connection may record one range per TCP_REASS_BYTES_PER_RANGE of its
+ * SO_RCVBUF, beyond the inline ones in storage of its own, allocated
+ * (doubling) when the inline ranges are all used and freed with the
+ * buffers. The default 256 KiB buffer stays within the inline 32. */
 #define TCP_REASS_RANGES 32
+#define TCP_REASS_BYTES_PER_RANGE 8192
+struct tcp_reass_range {
+    uint32_t start, end; /* a filled range [start, end) past RCV.NXT */
+    uint32_t stamp;      /* `clock` when a segment last went into it */
+};
 struct tcp_reass {
-    struct {
-        uint32_t start, end;   /* a filled range [start, end) past RCV.NXT */
-        uint32_t stamp;        /* `clock` when a segment last went into it */
-    } range[TCP_REASS_RANGES]; /* sorted, apart from each other */
-    unsigned count;
+    struct tcp_reass_range inline_range[TCP_REASS_RANGES];
+    struct tcp_reass_range *more; /* NULL, or `cap` ranges in use instead */
+    unsigned cap;              /* ranges of `more`; 0 while inline */
+    unsigned count;            /* ranges used, sorted, apart from each other */
     uint32_t clock;            /* counts held segments (SACK block order) */
+    uint32_t acked_clock;      /* `clock` when our last ACK went out: ranges
+                                  stamped later are news to the sender */
+    uint32_t dupack_nxt;       /* RCV.NXT of the ACKs counted in dupacks */
+    uint8_t dupacks;           /* ACKs sent with text held at that RCV.NXT */
     bool fin;                  /* a FIN arrived early ... */
     uint32_t fin_seq;          /* ... at this sequence number */
 };
@@ -520,6 +533,14 @@ bool tcp_reass_fin_reached(struct tcp_conn *c);
  * the most recently changed on. Returns how many. */
 unsigned tcp_reass_sack_blocks(const struct tcp_conn *c, uint32_t blocks[][2],
                                unsigned max);
+/* Free the ranges' own storage (the buffers are going): nothing is held
+ * any more. */
+void tcp_reass_release(struct tcp_conn *c);
+/* An ACK of c left: the ranges it reported are no longer news. */
+void tcp_reass_ack_sent(struct tcp_conn *c);
+/* During an input batch, may an ACK owed while text is held wait for the
+ * batch's end (RFC 5681 §4.2; the rule is explained there)? */
+bool tcp_reass_ack_may_wait(const struct tcp_conn *c);
 
 /* ---- tcp_options.c -------------------------------------------------------- */
 
@@ -549,6 +570,8 @@ size_t tcp_write_options(struct ustack *st, struct tcp_conn *c, uint8_t *p,
                          uint8_t flags, uint32_t data_len);
 /* Bytes of SACK option an ACK of c would carry now (0 when none). */
 size_t tcp_sack_option_len(const struct tcp_conn *c);
+/* SACK blocks that fit in an ACK of c beside its other options. */
+unsigned tcp_sack_room(const struct tcp_conn *c);
 /* The most text one segment of c can carry now: the send MSS (timestamps
  * already taken off) less the SACK blocks our ACK carries (RFC 9293
  * §3.7.1: options count against the MSS). */

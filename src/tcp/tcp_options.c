@@ -165,7 +165,7 @@ size_t tcp_write_syn_options(uint8_t *p, const struct tcp_syn_options *o)
 }
 
 /* How many SACK blocks fit beside the other options of a segment of c. */
-static unsigned sack_room(const struct tcp_conn *c)
+unsigned tcp_sack_room(const struct tcp_conn *c)
 {
     return c->opt.ts ? TCP_SACK_MAX_BLOCKS - 1 : TCP_SACK_MAX_BLOCKS;
 }
@@ -178,7 +178,7 @@ static unsigned sack_blocks_due(const struct tcp_conn *c, uint8_t flags)
     if (!c->opt.sack || !(flags & TCP_ACK) || (flags & TCP_SYN))
         return 0;
     unsigned n = c->reass.count;
-    return n < sack_room(c) ? n : sack_room(c);
+    return n < tcp_sack_room(c) ? n : tcp_sack_room(c);
 }
 
 /* Two NOPs, kind, length and the blocks. */

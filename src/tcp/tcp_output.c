@@ -88,6 +88,7 @@ static void ack_sent(struct ustack *st, struct tcp_conn *c)
     c->ack_pending = false;
     c->ack_delayed = false;
     c->rcv_segs_unacked = 0;
+    tcp_reass_ack_sent(c);
     tcp_timer_stop(st, c, TCP_TIMER_DELACK);
 }
 

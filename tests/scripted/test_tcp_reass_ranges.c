@@ -122,3 +122,37 @@ TEST(test_tcp_reass_ranges_full_queue)
     ts_recv_data(ts, sd, 2 * SEG);
     ts_free(ts);
 }
+
+/* A larger receive buffer records more ranges (one per
+ * TCP_REASS_BYTES_PER_RANGE of SO_RCVBUF, in storage of its own beyond
+ * the TCB's): a window with more in flight has more holes at one loss
+ * rate. Past that bound, a new range is dropped (counted) as before. */
+TEST(test_tcp_reass_ranges_grow_with_the_buffer)
+{
+    struct ts *ts = ts_new();
+    const unsigned rcvbuf = 1024 * 1024, max = rcvbuf / TCP_REASS_BYTES_PER_RANGE;
+    int lsd = ts_listen(ts, TS_STACK_PORT, 16);
+    ts_setopt(ts, lsd, USTACK_SO_RCVBUF, (int)rcvbuf);
+    ts_in(ts, "S 0:0(0) win 65535 <mss 1460, nop, nop, sackOK>");
+    ts_out(ts, "S. 0:0(0) ack 1 win 65535 <*>");
+    ts_in(ts, ". 1:1(0) ack 1 win 65535");
+    int sd = ts_accept(ts, lsd);
+    TS_CHECK(ts, max > TCP_REASS_RANGES);
+    uint64_t dropped = ts_stat(ts, "tcp.drop_out_of_order");
+    /* 100-byte pieces after 100-byte holes (the window is 65535: no
+     * scaling): two more than the bound. */
+    for (unsigned k = 0; k < max + 2 && !ts_failed(ts); k++) {
+        unsigned s = 101 + 200 * k;
+        ts_in(ts, ts_fmt(ts, "P. %u:%u(100) ack 1 win 65535", s, s + 100));
+        ts_out(ts, ". 1:1(0) ack 1 <*>");
+    }
+    TS_CHECK_EQ(ts, ts_stat(ts, "tcp.drop_out_of_order") - dropped, 2);
+    /* The repairs deliver everything held, range after range. */
+    for (unsigned k = 0; k < max && !ts_failed(ts); k++) {
+        unsigned s = 1 + 200 * k;
+        ts_in(ts, ts_fmt(ts, "P. %u:%u(100) ack 1 win 65535", s, s + 100));
+        ts_out(ts, ts_fmt(ts, ". 1:1(0) ack %u <*>", s + 200));
+    }
+    ts_recv_data(ts, sd, 200 * max);
+    ts_free(ts);
+}
